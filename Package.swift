@@ -1,0 +1,80 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings array for every target: Swift 6 mode plus explicit existentials
+/// and internal-by-default imports, so C modules never leak into public API.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "danser-batch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "danser-batch", targets: ["BatchJob"]),
+        .library(name: "DANSeR", targets: ["DANSeR"]),
+        .library(name: "FeatureStore", targets: ["FeatureStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "DANSeR",
+            dependencies: ["CBLAS"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FeatureStore",
+            dependencies: [
+                "CPostgres",
+                "CLZ4",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "BatchJob",
+            dependencies: [
+                "DANSeR",
+                "FeatureStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DANSeRTests",
+            dependencies: ["DANSeR"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FeatureStoreTests",
+            dependencies: ["FeatureStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["FeatureStore"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

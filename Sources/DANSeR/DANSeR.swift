@@ -1,0 +1,2 @@
+/// DANSeR: the session recommender's numeric core. Knows nothing about databases.
+public enum DANSeRModule {}
