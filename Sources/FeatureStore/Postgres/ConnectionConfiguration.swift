@@ -1,0 +1,117 @@
+internal import CPostgres
+internal import Foundation
+
+/// Where to connect. Holds a libpq connection string (URL or `key=value` form); an empty
+/// string means libpq's own defaults: the `PG*` variables and `~/.pgpass`.
+/// `description` never shows a password.
+public struct ConnectionConfiguration: Sendable, CustomStringConvertible {
+    /// URL (`postgresql://...`) or `key=value` string; empty uses the `PG*` variables.
+    public var connectionString: String
+    /// Shown in `pg_stat_activity`. Default `danser-batch`.
+    public var applicationName: String
+    /// Seconds to wait for a connection. Default 10.
+    public var connectTimeoutSeconds: Int
+    /// libpq keywords that override the string's own fields (e.g. `dbname`, `user`).
+    public var overrides: [String: String] = [:]
+
+    public init(_ connectionString: String = "", applicationName: String = "danser-batch", connectTimeoutSeconds: Int = 10) {
+        self.connectionString = connectionString
+        self.applicationName = applicationName
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+    }
+
+    /// libpq variables that count as "a database is configured".
+    static let configuringVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"]
+
+    /// The configuration named by `--database-url`, else `DATABASE_URL`, else any `PG*`
+    /// variable; nil when none is set (the caller then uses the embedded server).
+    public static func resolve(databaseURL: String?, environment: [String: String]) -> ConnectionConfiguration? {
+        if let url = databaseURL, !url.isEmpty { return ConnectionConfiguration(url) }
+        if let url = environment["DATABASE_URL"], !url.isEmpty { return ConnectionConfiguration(url) }
+        if configuringVariables.contains(where: { !(environment[$0] ?? "").isEmpty }) {
+            return ConnectionConfiguration("")
+        }
+        return nil
+    }
+
+    /// The connection string's own fields, as libpq parses them; nil when it does not parse.
+    func parsedFields() -> [String: String]? {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &errorMessage) else {
+            if let errorMessage { PQfreemem(errorMessage) }
+            return nil
+        }
+        defer { PQconninfoFree(options) }
+        var fields: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { fields[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        return fields
+    }
+
+    /// The same server with another database name.
+    public func withDatabase(_ name: String) -> ConnectionConfiguration {
+        var copy = self
+        copy.overrides["dbname"] = name
+        return copy
+    }
+
+    /// The same server as another role.
+    public func withUser(_ name: String) -> ConnectionConfiguration {
+        var copy = self
+        copy.overrides["user"] = name
+        return copy
+    }
+
+    /// One `key=value` string with the overrides applied, for tools such as `psql`.
+    /// Contains the password if the string had one: never log it or pass it on a command line.
+    func expandedConninfo() -> String {
+        let fields = (parsedFields() ?? [:]).merging(overrides) { _, new in new }
+        return fields.sorted { $0.key < $1.key }.map { key, value in
+            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+            return "\(key)='\(escaped)'"
+        }.joined(separator: " ")
+    }
+
+    /// True when the connection string itself carries a password (so it must not be put on
+    /// a command line, where `ps` shows it).
+    public var containsPassword: Bool {
+        guard let fields = parsedFields() else { return connectionString.contains("password") }
+        return !(fields["password"] ?? "").isEmpty
+    }
+
+    /// Passwords this configuration may use, to scrub from any text that leaves the module.
+    var secrets: [String] {
+        var result: [String] = []
+        if let password = parsedFields()?["password"], !password.isEmpty { result.append(password) }
+        return result
+    }
+
+    /// Removes every known password from a message (libpq should never echo one; belt and braces).
+    func scrub(_ text: String) -> String {
+        var text = text
+        for secret in secrets where secret.count >= 1 {
+            text = text.replacingOccurrences(of: secret, with: "***")
+        }
+        return text
+    }
+
+    /// `user@host:port/dbname`, from the string or the `PG*` defaults; never the password.
+    public var description: String {
+        guard let parsed = parsedFields() else { return "(unparseable connection string)" }
+        func field(_ key: String, _ env: String) -> String? {
+            if let v = fields[key], !v.isEmpty { return v }
+            if let v = getenv(env) { let s = String(cString: v); return s.isEmpty ? nil : s }
+            return nil
+        }
+        let fields = parsed.merging(overrides) { _, new in new }
+        let user = field("user", "PGUSER").map { "\($0)@" } ?? ""
+        let host = field("host", "PGHOST") ?? field("hostaddr", "PGHOSTADDR") ?? "default socket"
+        let port = field("port", "PGPORT").map { ":\($0)" } ?? ""
+        let db = field("dbname", "PGDATABASE").map { "/\($0)" } ?? ""
+        return "\(user)\(host)\(port)\(db)"
+    }
+}
+
