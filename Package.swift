@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "CPostgres",
                 "CLZ4",
+                "CZlib",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
