@@ -33,6 +33,11 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
             name: "CBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
@@ -47,6 +52,7 @@ let package = Package(
             dependencies: [
                 "CPostgres",
                 "CLZ4",
+                "CZlib",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -56,6 +62,7 @@ let package = Package(
             dependencies: [
                 "DANSeR",
                 "FeatureStore",
+                "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -69,6 +76,11 @@ let package = Package(
         .testTarget(
             name: "FeatureStoreTests",
             dependencies: ["FeatureStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatchJobTests",
+            dependencies: ["BatchJob"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
