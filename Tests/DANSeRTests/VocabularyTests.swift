@@ -18,3 +18,27 @@ import Testing
         #expect(split.test == [[2, Int32(split.itemIDs.firstIndex(of: "y")! + 1)]])
     }
 }
+
+@Suite struct ModelGrowthTests {
+    @Test func growingKeepsEveryOldWeightAndScoresOldItemsAlike() throws {
+        var configuration = ModelConfiguration.srgnn
+        configuration.hiddenSize = 8
+        let model = try Model(configuration: configuration, itemCount: 10, seed: 1)
+        let grown = try model.growing(toItemCount: 14, seed: 2)
+        #expect(grown.itemCount == 14)
+        #expect(grown.parameters.count > model.parameters.count)
+        var before: [[Recommendation]] = []
+        var after: [[Recommendation]] = []
+        Recommender(model: model).topK([[1, 2, 3]], k: 10) { before += $1 }
+        Recommender(model: grown).topK([[1, 2, 3]], k: 14) { after += $1 }
+        // Old items keep their scores; the new ones are merely added to the ranking.
+        let oldAfter = after[0].filter { $0.item <= 10 }
+        #expect(oldAfter.map(\.item) == before[0].map(\.item))
+        #expect(zip(oldAfter, before[0]).allSatisfy { abs($0.score - $1.score) < 1e-5 })
+    }
+
+    @Test func shrinkingIsRefused() throws {
+        let model = try Model(configuration: .srgnn, itemCount: 10, seed: 1)
+        #expect(throws: DANSeRError.self) { try model.growing(toItemCount: 9, seed: 1) }
+    }
+}
