@@ -20,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         .systemLibrary(
@@ -31,6 +32,11 @@ let package = Package(
             name: "CLZ4",
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
         ),
         .systemLibrary(
             name: "CBLAS",
@@ -47,6 +53,7 @@ let package = Package(
             dependencies: [
                 "CPostgres",
                 "CLZ4",
+                "CZlib",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -56,6 +63,8 @@ let package = Package(
             dependencies: [
                 "DANSeR",
                 "FeatureStore",
+                "CZlib",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -69,6 +78,11 @@ let package = Package(
         .testTarget(
             name: "FeatureStoreTests",
             dependencies: ["FeatureStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatchJobTests",
+            dependencies: ["BatchJob"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

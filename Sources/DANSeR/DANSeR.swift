@@ -1,2 +1,0 @@
-/// DANSeR: the session recommender's numeric core. Knows nothing about databases.
-public enum DANSeRModule {}

@@ -1,0 +1,94 @@
+/// SR-GNN's soft-attention readout (MODEL.md section 3, attention 1 with raw weights):
+///   u = X[last],  alpha_t = q . sigmoid(W1 u + b1 + W2 X_t + b2),  g = sum_t alpha_t X_t,
+///   s = W3 [g ; u] + b3.
+struct AttentionReadout: Sendable {
+    let last: Linear  // W1, d -> d
+    let item: Linear  // W2, d -> d
+    let query: ParameterSlot  // q, 1 x d
+    let transform: Linear  // W3, 2d -> d
+
+    struct Cache {
+        var positions: Matrix  // X, P x d
+        var lastStates: Matrix  // u, B x d
+        var gates: Matrix  // sigmoid(...), P x d
+        var weights: [Float]  // alpha, P
+        var concatenated: Matrix  // [g ; u], B x 2d
+    }
+
+    func forward(_ x: Matrix, graph: SessionBatch, _ p: ParameterAccess) -> (output: Matrix, cache: Cache) {
+        let d = x.cols
+        let b = graph.count
+        var u = Matrix(rows: b, cols: d)
+        for s in 0..<b {
+            let src = graph.lastPosition(s) * d
+            for col in 0..<d { u.storage[s &* d &+ col] = x.storage[src &+ col] }
+        }
+        let q1 = last(u, p)
+        var gates = item(x, p)
+        let q = p.value(query)
+        var weights = [Float](repeating: 0, count: x.rows)
+        var cat = Matrix(rows: b, cols: 2 * d)
+        for position in 0..<x.rows {
+            let s = Int(graph.positionSession[position])
+            var alpha: Float = 0
+            for col in 0..<d {
+                let i = position &* d &+ col
+                let v = VectorMath.sigmoid(gates.storage[i] + q1.storage[s &* d &+ col])
+                gates.storage[i] = v
+                alpha += q[col] * v
+            }
+            weights[position] = alpha
+            for col in 0..<d { cat.storage[s &* 2 &* d &+ col] += alpha * x.storage[position &* d &+ col] }
+        }
+        for s in 0..<b {
+            for col in 0..<d { cat.storage[s &* 2 &* d &+ d &+ col] = u.storage[s &* d &+ col] }
+        }
+        let out = transform(cat, p)
+        return (out, Cache(positions: x, lastStates: u, gates: gates, weights: weights, concatenated: cat))
+    }
+
+    /// Accumulates parameter gradients and returns dL/dX.
+    func backward(_ cache: Cache, outputGradient ds: Matrix, graph: SessionBatch, _ p: ParameterAccess) -> Matrix {
+        let d = ds.cols
+        let b = graph.count
+        let x = cache.positions
+        let dcat = transform.backward(input: cache.concatenated, outputGradient: ds, p)!
+        var dx = Matrix(rows: x.rows, cols: d)
+        var du = Matrix(rows: b, cols: d)
+        for s in 0..<b {
+            for col in 0..<d { du.storage[s &* d &+ col] = dcat.storage[s &* 2 &* d &+ d &+ col] }
+        }
+        let q = p.value(query)
+        let dq = p.gradient(query)
+        var dPre = Matrix(rows: x.rows, cols: d)
+        var dq1 = Matrix(rows: b, cols: d)
+        for position in 0..<x.rows {
+            let s = Int(graph.positionSession[position])
+            let alpha = cache.weights[position]
+            var dAlpha: Float = 0
+            for col in 0..<d {
+                let dg = dcat.storage[s &* 2 &* d &+ col]
+                dAlpha += dg * x.storage[position &* d &+ col]
+                dx.storage[position &* d &+ col] = alpha * dg
+            }
+            for col in 0..<d {
+                let i = position &* d &+ col
+                let v = cache.gates.storage[i]
+                dq[col] += dAlpha * v
+                let g = dAlpha * q[col] * v * (1 - v)
+                dPre.storage[i] = g
+                dq1.storage[s &* d &+ col] += g
+            }
+        }
+        let dxFromItem = item.backward(input: x, outputGradient: dPre, p)!
+        let duFromLast = last.backward(input: cache.lastStates, outputGradient: dq1, p)!
+        for i in 0..<dx.storage.count { dx.storage[i] += dxFromItem.storage[i] }
+        for s in 0..<b {
+            let dst = graph.lastPosition(s) * d
+            for col in 0..<d {
+                dx.storage[dst &+ col] += du.storage[s &* d &+ col] + duFromLast.storage[s &* d &+ col]
+            }
+        }
+        return dx
+    }
+}

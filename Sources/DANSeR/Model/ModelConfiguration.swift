@@ -1,0 +1,116 @@
+/// Every switch of the model (MODEL.md sections 1-7). SR-GNN and DANSeR are presets of this
+/// one value; switches whose code does not exist yet are refused by `validate()`.
+public struct ModelConfiguration: Codable, Sendable, Hashable {
+    /// How attention 1 turns its energies into weights.
+    public enum AttentionWeighting: String, Codable, Sendable, Hashable {
+        /// SR-GNN: the raw energies q . sigmoid(...) are the weights.
+        case raw
+        /// DANSeR: a masked softmax over the session's positions.
+        case softmax
+    }
+
+    /// Hidden size d. Default 100.
+    public var hiddenSize: Int = 100
+    /// Propagation steps K (receptive fields). SR-GNN 1, DANSeR 3.
+    public var propagationSteps: Int = 1
+    /// One set of gated-graph weights for every step (true) or one set per step. Default true.
+    public var sharesPropagationWeights: Bool = true
+    /// Attention 1 weighting. SR-GNN `.raw`, DANSeR `.softmax`.
+    public var attentionWeighting: AttentionWeighting = .raw
+    /// Attention 1 weights shared across receptive fields (true) or one set per field. Default true.
+    public var sharesAttentionWeights: Bool = true
+    /// Attention 2 across receptive fields. SR-GNN off, DANSeR on.
+    public var usesFieldAttention: Bool = false
+    /// NISER normalization of item and session vectors with cosine scores. SR-GNN off.
+    public var normalizesVectors: Bool = false
+    /// Cosine scale sigma when `normalizesVectors` is on. Default 12.
+    public var cosineScale: Float = 12
+    /// Normalization by user behaviour on the item set (section 5). SR-GNN off.
+    public var usesBehaviourNormalization: Bool = false
+    /// Self-adaptive negative sampling (section 6). SR-GNN off.
+    public var usesAdaptiveNegatives: Bool = false
+    /// SANS candidate pool M. Default 100.
+    public var negativeCandidates: Int = 100
+    /// SANS margin m in logit units. Default 1.0.
+    public var negativeMargin: Float = 1.0
+    /// SANS loss weight lambda. Default 0.5.
+    public var negativeLossWeight: Float = 0.5
+    /// Ablation: uniform random negatives instead of adaptive ones. Default false.
+    public var usesUniformNegatives: Bool = false
+    /// Dropout on the initial node states H0 during training. SR-GNN 0, DANSeR 0.1.
+    public var dropout: Float = 0
+    /// Adam learning rate. Default 1e-3.
+    public var learningRate: Float = 1e-3
+    /// L2 penalty added to every gradient (Adam weight decay). Default 1e-5.
+    public var l2: Float = 1e-5
+    /// The learning rate is multiplied by `decayRate` every `decayStep` epochs. Default 3 and 0.1.
+    public var decayStep: Int = 3
+    /// See `decayStep`. Default 0.1.
+    public var decayRate: Float = 0.1
+    /// Sessions (prefixes) per batch. Default 100.
+    public var batchSize: Int = 100
+    /// Longer sessions keep only their most recent clicks. Default 200.
+    public var maxSessionLength: Int = 200
+
+    public init() {}
+
+    /// The public SR-GNN model: K = 1, raw attention, dot-product scores, no extras.
+    public static let srgnn = ModelConfiguration()
+
+    /// Full DANSeR as MODEL.md specifies it.
+    public static var danser: ModelConfiguration {
+        var c = ModelConfiguration()
+        c.propagationSteps = 3
+        c.attentionWeighting = .softmax
+        c.usesFieldAttention = true
+        c.normalizesVectors = true
+        c.usesBehaviourNormalization = true
+        c.usesAdaptiveNegatives = true
+        c.dropout = 0.1
+        return c
+    }
+
+    /// A preset by name (`srgnn`, `danser`), or nil.
+    public static func preset(named name: String) -> ModelConfiguration? {
+        switch name.lowercased() {
+        case "srgnn", "sr-gnn": .srgnn
+        case "danser": .danser
+        default: nil
+        }
+    }
+
+    /// Checks ranges and refuses switches whose code is not written yet.
+    public func validate() throws(DANSeRError) {
+        func bad(_ message: String) -> DANSeRError { DANSeRError(.invalidConfiguration, message) }
+        guard hiddenSize >= 1 else { throw bad("hidden size must be at least 1 (got \(hiddenSize))") }
+        guard propagationSteps >= 1 else { throw bad("propagation steps must be at least 1 (got \(propagationSteps))") }
+        guard batchSize >= 1 else { throw bad("batch size must be at least 1 (got \(batchSize))") }
+        guard maxSessionLength >= 2 else {
+            throw bad("max session length must be at least 2 (got \(maxSessionLength))")
+        }
+        guard learningRate > 0, learningRate.isFinite else { throw bad("learning rate must be positive") }
+        guard l2 >= 0, l2.isFinite else { throw bad("L2 must be zero or positive") }
+        guard decayStep >= 1, decayRate > 0, decayRate <= 1 else {
+            throw bad("decay step must be at least 1 and decay rate in (0, 1]")
+        }
+        guard dropout >= 0, dropout < 1 else { throw bad("dropout must be in [0, 1) (got \(dropout))") }
+        // Switches reserved for full DANSeR; the code paths come in the next step.
+        let notYet: [(Bool, String)] = [
+            (propagationSteps != 1, "more than one propagation step"),
+            (!sharesPropagationWeights, "per-step propagation weights"),
+            (attentionWeighting != .raw, "softmax attention weighting"),
+            (!sharesAttentionWeights, "per-field attention weights"),
+            (usesFieldAttention, "attention across receptive fields"),
+            (normalizesVectors, "normalized vectors with cosine scores"),
+            (usesBehaviourNormalization, "behaviour normalization"),
+            (usesAdaptiveNegatives || usesUniformNegatives, "negative sampling"),
+            (dropout != 0, "dropout"),
+        ]
+        let missing = notYet.filter(\.0).map(\.1)
+        guard missing.isEmpty else {
+            throw DANSeRError(
+                .notImplemented,
+                "not implemented yet: \(missing.joined(separator: ", ")); use the srgnn configuration")
+        }
+    }
+}

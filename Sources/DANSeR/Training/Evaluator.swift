@@ -1,0 +1,85 @@
+internal import Foundation
+
+/// Full-ranking evaluation (MODEL.md section 8): every prefix is scored against all items;
+/// the target's rank is the number of items scored strictly higher. Sessions never share
+/// anything within a batch, so the figures do not depend on batch size or order.
+public struct EvaluationResult: Sendable, Equatable {
+    public let cutoffs: [Int]
+    public internal(set) var count = 0
+    public internal(set) var hits: [Int]
+    public internal(set) var reciprocalRankSums: [Double]
+    public internal(set) var gainSums: [Double]
+
+    init(cutoffs: [Int]) {
+        self.cutoffs = cutoffs
+        hits = cutoffs.map { _ in 0 }
+        reciprocalRankSums = cutoffs.map { _ in 0 }
+        gainSums = cutoffs.map { _ in 0 }
+    }
+
+    /// Records one example whose target has `rank` items above it (0 = first).
+    mutating func record(rank: Int) {
+        count += 1
+        for (index, k) in cutoffs.enumerated() where rank < k {
+            hits[index] += 1
+            reciprocalRankSums[index] += 1 / Double(rank + 1)
+            gainSums[index] += 1 / log2(Double(rank + 2))
+        }
+    }
+
+    private func mean(_ sums: [Double], _ k: Int) -> Double {
+        guard let index = cutoffs.firstIndex(of: k), count > 0 else { return .nan }
+        return sums[index] / Double(count)
+    }
+
+    /// P@K (hit rate) as a fraction.
+    public func precision(at k: Int) -> Double { mean(hits.map(Double.init), k) }
+    /// MRR@K as a fraction (0 beyond K).
+    public func reciprocalRank(at k: Int) -> Double { mean(reciprocalRankSums, k) }
+    /// NDCG@K with one relevant item, as a fraction.
+    public func ndcg(at k: Int) -> Double { mean(gainSums, k) }
+}
+
+public enum Evaluator {
+    /// Ranks every example of `examples` against all items.
+    public static func evaluate(
+        _ model: Model, on examples: PrefixSet, indices: [Int]? = nil, cutoffs: [Int] = [10, 20],
+        batchSize: Int = 100, threads: Int = 1
+    ) -> EvaluationResult {
+        let all = indices ?? Array(0..<examples.count)
+        var result = EvaluationResult(cutoffs: cutoffs)
+        let n = model.itemCount
+        let network = model.network
+        var logits = [Float](repeating: 0, count: max(1, batchSize) * n)
+        var ranks = [Int](repeating: 0, count: max(1, batchSize))
+        model.parameters.withUnsafeBufferPointer { values in
+            // The forward pass only reads; gradients are never touched outside backward.
+            let pointer = UnsafeMutablePointer(mutating: values.baseAddress!)
+            let p = ParameterAccess(values: pointer, gradients: pointer)
+            var lower = 0
+            while lower < all.count {
+                let indices = all[lower..<min(all.count, lower + max(1, batchSize))]
+                lower += indices.count
+                let batch = SessionBatch(examples, indices: indices, maxLength: model.configuration.maxSessionLength)
+                let pass = network.forward(batch, p)
+                logits.withUnsafeMutableBufferPointer { buffer in
+                    network.scorer.scores(pass.sessions, p, into: buffer.baseAddress!)
+                    let logitBox = UncheckedBox(UnsafePointer(buffer.baseAddress!))
+                    ranks.withUnsafeMutableBufferPointer { rankBuffer in
+                        let rankBox = UncheckedBox(rankBuffer.baseAddress!)
+                        let targets = batch.targets
+                        Parallel.forEachRange(count: batch.count, threads: threads) { range in
+                            for row in range {
+                                let scores = logitBox.value + row * n
+                                let targetScore = scores[Int(targets[row]) - 1]
+                                rankBox.value[row] = VectorMath.countGreater(scores, count: n, than: targetScore)
+                            }
+                        }
+                    }
+                }
+                for row in 0..<batch.count { result.record(rank: ranks[row]) }
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,139 @@
+/// The epoch loop: shuffled batches of prefixes, forward, fused softmax cross-entropy, backward,
+/// Adam. Owns the model, the optimizer state and the reusable buffers.
+public struct Trainer: Sendable {
+    /// What a per-batch callback sees; return false from it to stop (the epoch throws `.cancelled`).
+    public struct Progress: Sendable {
+        public let epoch: Int
+        public let batch: Int
+        public let batchCount: Int
+        public let examples: Int
+        public let meanLoss: Double
+    }
+
+    /// One finished epoch.
+    public struct EpochSummary: Sendable {
+        public let epoch: Int
+        public let meanLoss: Double
+        public let examples: Int
+        public let learningRate: Float
+    }
+
+    public internal(set) var model: Model
+    public internal(set) var optimizer: AdamState
+    /// Epochs finished so far; the next epoch to run has this index (0-based).
+    public internal(set) var completedEpochs: Int
+    /// Fixes the initialization and every epoch's shuffle.
+    public let seed: UInt64
+    /// Threads for the element-wise phases; BLAS threads are set by the caller.
+    public var threads: Int
+
+    private var gradients: [Float]
+    private var logits: [Float] = []
+
+    /// A fresh model initialized from `seed`.
+    public init(configuration: ModelConfiguration, itemCount: Int, seed: UInt64, threads: Int = 1) throws(DANSeRError) {
+        let model = try Model(configuration: configuration, itemCount: itemCount, seed: seed)
+        self.init(model: model, optimizer: AdamState(parameterCount: model.layout.totalCount),
+                  completedEpochs: 0, seed: seed, threads: threads)
+    }
+
+    init(model: Model, optimizer: AdamState, completedEpochs: Int, seed: UInt64, threads: Int) {
+        self.model = model
+        self.optimizer = optimizer
+        self.completedEpochs = completedEpochs
+        self.seed = seed
+        self.threads = max(1, threads)
+        gradients = [Float](repeating: 0, count: model.layout.totalCount)
+    }
+
+    /// The step schedule: rate x decayRate every decayStep epochs.
+    public func learningRate(epoch: Int) -> Float {
+        let c = model.configuration
+        var rate = c.learningRate
+        for _ in 0..<(epoch / c.decayStep) { rate *= c.decayRate }
+        return rate
+    }
+
+    /// The order of the examples in `epoch`: a seeded shuffle, the same on every run.
+    public func order(epoch: Int, count: Int) -> [Int] {
+        var random = RandomSource(seed: seed, stream: 2, epoch: epoch)
+        var order = Array(0..<count)
+        order.shuffle(using: &random)
+        return order
+    }
+
+    /// Trains one epoch on `examples`. On a non-finite loss it throws naming the epoch and
+    /// batch; the weights are then unusable and the caller keeps its last checkpoint.
+    public mutating func trainEpoch(
+        on examples: PrefixSet, progress: (Progress) -> Bool = { _ in true }
+    ) throws(DANSeRError) -> EpochSummary {
+        let epoch = completedEpochs
+        let c = model.configuration
+        let rate = learningRate(epoch: epoch)
+        let order = order(epoch: epoch, count: examples.count)
+        let batchCount = (order.count + c.batchSize - 1) / c.batchSize
+        var lossSum = 0.0
+        var seen = 0
+        for batchIndex in 0..<batchCount {
+            let lower = batchIndex * c.batchSize
+            let indices = order[lower..<min(order.count, lower + c.batchSize)]
+            let batch = SessionBatch(examples, indices: indices, maxLength: c.maxSessionLength)
+            let loss = step(batch, learningRate: rate)
+            guard loss.isFinite else {
+                throw DANSeRError(
+                    .nonFiniteLoss,
+                    "the loss became \(loss) in epoch \(epoch + 1), batch \(batchIndex + 1) of \(batchCount); "
+                        + "the run stopped and the last checkpoint is the last good state; "
+                        + "lower the learning rate or check the input")
+            }
+            lossSum += loss
+            seen += indices.count
+            let report = Progress(
+                epoch: epoch, batch: batchIndex + 1, batchCount: batchCount, examples: seen,
+                meanLoss: lossSum / Double(seen))
+            guard progress(report) else {
+                throw DANSeRError(.cancelled, "training was stopped in epoch \(epoch + 1) at batch \(batchIndex + 1)")
+            }
+        }
+        completedEpochs += 1
+        return EpochSummary(epoch: epoch, meanLoss: lossSum / Double(max(1, seen)), examples: seen, learningRate: rate)
+    }
+
+    /// One optimizer step on one batch; returns the summed loss of the batch.
+    mutating func step(_ batch: SessionBatch, learningRate: Float) -> Double {
+        let network = model.network
+        let itemCount = model.itemCount
+        let rows = batch.count
+        if logits.count < rows * itemCount { logits = [Float](repeating: 0, count: rows * itemCount) }
+        let l2 = model.configuration.l2
+        let threads = threads
+        var loss = 0.0
+        var optimizer = self.optimizer
+        model.parameters.withUnsafeMutableBufferPointer { values in
+            gradients.withUnsafeMutableBufferPointer { grads in
+                logits.withUnsafeMutableBufferPointer { logitBuffer in
+                    let p = ParameterAccess(values: values.baseAddress!, gradients: grads.baseAddress!)
+                    // The scorer overwrites the embedding gradient rows 1...N; zero the rest.
+                    let table = network.scorer.table
+                    grads.baseAddress!.update(repeating: 0, count: table.offset + table.cols)
+                    let rest = table.offset + table.count
+                    (grads.baseAddress! + rest).update(repeating: 0, count: grads.count - rest)
+                    let pass = network.forward(batch, p)
+                    network.scorer.scores(pass.sessions, p, into: logitBuffer.baseAddress!)
+                    loss = SoftmaxCrossEntropy.lossAndGradient(
+                        logits: logitBuffer.baseAddress!, rows: rows, columns: itemCount,
+                        targets: batch.targets, threads: threads)
+                    guard loss.isFinite else { return }
+                    let ds = network.scorer.backward(
+                        sessions: pass.sessions, logitGradient: logitBuffer.baseAddress!, p, accumulate: false)
+                    network.backward(pass, sessionGradient: ds, batch: batch, p)
+                    optimizer.update(
+                        values: values.baseAddress!, gradients: grads.baseAddress!,
+                        learningRate: learningRate, l2: l2, threads: threads)
+                }
+            }
+        }
+        self.optimizer = optimizer
+        return loss
+    }
+}
