@@ -58,3 +58,30 @@ enum TestDatabase {
 enum TestClusterFolder {
     nonisolated(unsafe) static var path: String?
 }
+
+/// The project's `sql/` folder, found from this file's path.
+enum ProjectFiles {
+    static var sqlDirectory: String {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("sql/0001_feature_store.sql").path) {
+                return url.appendingPathComponent("sql").path
+            }
+        }
+        return "sql"
+    }
+
+    static func migrations() throws -> [Migration] { try Migration.load(from: sqlDirectory) }
+
+    static var rolesScript: String {
+        (try? String(contentsOfFile: sqlDirectory + "/roles.sql", encoding: .utf8)) ?? ""
+    }
+
+    /// A fresh database with the whole schema applied.
+    static func migratedDatabase() throws -> ConnectionConfiguration {
+        let configuration = try TestDatabase.makeDatabase()
+        try Migrator(try migrations()).apply(on: try Connection(configuration))
+        return configuration
+    }
+}

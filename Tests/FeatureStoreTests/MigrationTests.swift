@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+@testable import FeatureStore
+
+@Suite struct MigrationTests {
+    @Test func migrationsApplyOnceAndAreIdempotent() throws {
+        let connection = try Connection(try TestDatabase.makeDatabase())
+        let migrator = Migrator(try ProjectFiles.migrations())
+        let first = try migrator.apply(on: connection)
+        #expect(first.applied.count == migrator.migrations.count)
+        #expect(first.alreadyApplied == 0)
+        let second = try migrator.apply(on: connection)
+        #expect(second.applied.isEmpty)
+        #expect(second.alreadyApplied == migrator.migrations.count)
+        #expect(try migrator.pending(on: connection).isEmpty)
+        for table in ["click_log", "items", "models", "item_embeddings", "normalization_stats", "recommendations", "runs", "quarantine", "watermarks", "imports"] {
+            #expect(try connection.query("SELECT to_regclass($1) IS NOT NULL", [.text("danser.\(table)")]).scalar() == .bool(true), "missing \(table)")
+        }
+        #expect(try connection.query("SELECT to_regclass('bi.recommendations_current') IS NOT NULL").scalar() == .bool(true))
+    }
+
+    @Test func editedMigrationIsAnErrorNotARerun() throws {
+        let connection = try Connection(try TestDatabase.makeDatabase())
+        let original = try ProjectFiles.migrations()
+        try Migrator(original).apply(on: connection)
+        var edited = original
+        edited[0] = Migration(version: original[0].version, name: original[0].name, sql: original[0].sql + "\n-- edited\n")
+        do {
+            try Migrator(edited).apply(on: connection)
+            Issue.record("an edited migration was accepted")
+        } catch let error as FeatureStoreError {
+            #expect(error.code == .migrationMismatch)
+            #expect(error.message.contains(original[0].name))
+        }
+        #expect(throws: FeatureStoreError.self) { try Migrator(edited).pending(on: connection) }
+        // Dropping a migration file the database already has is also refused.
+        #expect(throws: FeatureStoreError.self) { try Migrator(Array(original.dropLast())).apply(on: connection) }
+    }
+
+    @Test func newMigrationIsAppliedAfterTheOthers() throws {
+        let connection = try Connection(try TestDatabase.makeDatabase())
+        let original = try ProjectFiles.migrations()
+        try Migrator(original).apply(on: connection)
+        let next = Migration(version: 9_999, name: "9999_test", sql: "CREATE TABLE danser.extra (id int);")
+        #expect(try Migrator(original + [next]).apply(on: connection).applied == [next])
+    }
+
+    @Test func itemsAreNeverRenumbered() throws {
+        let connection = try Connection(try ProjectFiles.migratedDatabase())
+        try connection.query("INSERT INTO danser.items (item_index, external_id, first_seen, last_seen) VALUES (1, 'a', now(), now())")
+        #expect(throws: FeatureStoreError.self) { try connection.query("UPDATE danser.items SET item_index = 2") }
+        #expect(throws: FeatureStoreError.self) { try connection.query("DELETE FROM danser.items") }
+        try connection.query("UPDATE danser.items SET click_count = 5")
+    }
+}
+
+/// Roles are cluster-wide, so this suite runs its tests one at a time.
+@Suite(.serialized) struct RoleTests {
+    @Test func biRoleReadsTheViewsAndNeverWrites() throws {
+        let database = try ProjectFiles.migratedDatabase()
+        let admin = try Connection(database)
+        try Migrator.applyRoles(script: ProjectFiles.rolesScript, on: admin)
+        try Migrator.applyRoles(script: ProjectFiles.rolesScript, on: admin)  // idempotent
+        let analyst = "analyst_\(UInt32.random(in: 0...UInt32.max))"
+        try admin.query("CREATE ROLE \(analyst) LOGIN IN ROLE danser_bi")
+
+        // A day published before the analyst looks, through a partition made by the job role.
+        let job = "job_\(UInt32.random(in: 0...UInt32.max))"
+        try admin.query("CREATE ROLE \(job) LOGIN IN ROLE danser_job")
+        let jobConnection = try Connection(database.withUser(job))
+        try publish(day: "2026-01-01", items: ["a", "b"], on: jobConnection)
+
+        let bi = try Connection(database.withUser(analyst))
+        let rows = try bi.query("SELECT session_id, rank, item_id, model_version, as_of FROM bi.recommendations_current ORDER BY rank").rows()
+        #expect(rows.count == 2)
+        #expect(rows.first?[2] == .text("a"))
+
+        // A partition created later is visible without any new grant.
+        try publish(day: "2026-01-02", items: ["c", "d", "e"], on: jobConnection)
+        #expect(try bi.query("SELECT count(*) FROM bi.recommendations_current").scalar() == .int64(3))
+        #expect(try bi.query("SELECT count(*) FROM bi.recommendations_history").scalar() == .int64(5))
+        #expect(try bi.query("SELECT count(*) FROM bi.runs").scalar() == .int64(0))
+
+        // Never writes, never reads the tables behind the views.
+        for statement in [
+            "INSERT INTO bi.recommendations_current (session_id, rank, item_id, score, model_version, as_of, run_id) VALUES ('s', 9, 'x', 1, 1, '2026-01-02', 1)",
+            "DELETE FROM bi.recommendations_current",
+            "UPDATE bi.runs SET status = 'failed'",
+            "SELECT * FROM danser.recommendations",
+            "INSERT INTO danser.click_log VALUES ('s', 'i', now(), NULL)",
+            "CREATE TABLE bi.mine (x int)",
+        ] {
+            do {
+                try bi.query(statement)
+                Issue.record("BI role could run: \(statement)")
+            } catch let error as FeatureStoreError {
+                // 42501: no privilege; 55000: the view cannot take writes at all.
+                #expect(["42501", "55000"].contains(error.sqlState), "\(statement): \(error)")
+            }
+        }
+    }
+
+    private func publish(day: String, items: [String], on connection: Connection) throws {
+        try connection.withTransaction { connection in
+            let partition = try connection.query("SELECT danser.ensure_recommendations_partition($1::date)", [.text(day)]).scalar()
+            #expect(partition?.stringValue?.hasPrefix("danser.recommendations_") == true)
+            for (rank, item) in items.enumerated() {
+                try connection.query(
+                    "INSERT INTO danser.recommendations VALUES ($1::date, 's1', $2, $3, 0.5, 7, 1)",
+                    [.text(day), .int16(Int16(rank + 1)), .text(item)])
+            }
+            try connection.query(
+                "INSERT INTO danser.published_recommendations (as_of, run_id, model_version, sessions) VALUES ($1::date, 1, 7, 1)", [.text(day)])
+        }
+    }
+}

@@ -1,0 +1,28 @@
+-- Roles of DANSeR batch. Run after `migrate`, as the role that ran the migrations, which
+-- needs CREATEROLE (`danser-batch migrate --roles` does both). Idempotent.
+--   danser_job: the nightly job and import: reads and writes schema danser.
+--   danser_bi:  analysts: SELECT on the views in schema bi only; never writes, never sees danser.*
+-- Give people logins with, e.g.: CREATE ROLE alice LOGIN IN ROLE danser_bi;
+
+DO $$ BEGIN CREATE ROLE danser_job NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE danser_bi NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+COMMENT ON ROLE danser_job IS 'DANSeR batch job: read/write on schema danser.';
+COMMENT ON ROLE danser_bi IS 'DANSeR BI analysts: read-only on the views of schema bi.';
+
+REVOKE ALL ON SCHEMA danser FROM PUBLIC;
+REVOKE ALL ON SCHEMA bi FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA danser TO danser_job;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA danser TO danser_job;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA danser TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.ensure_recommendations_partition(date) TO danser_job;
+ALTER DEFAULT PRIVILEGES IN SCHEMA danser GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO danser_job;
+ALTER DEFAULT PRIVILEGES IN SCHEMA danser GRANT USAGE, SELECT ON SEQUENCES TO danser_job;
+
+-- BI reads through the views (owned by the schema owner), so partitions created later are
+-- visible through them without any new grant; future views in bi are granted by default.
+GRANT USAGE ON SCHEMA bi TO danser_bi, danser_job;
+GRANT SELECT ON ALL TABLES IN SCHEMA bi TO danser_bi, danser_job;
+ALTER DEFAULT PRIVILEGES IN SCHEMA bi GRANT SELECT ON TABLES TO danser_bi, danser_job;
