@@ -8,6 +8,8 @@ public final class Connection {
     let handle: OpaquePointer
     public let configuration: ConnectionConfiguration
     let logger: Logger
+    /// Largest COPY buffer held during the last copyIn/copyOut, for tests of bounded memory.
+    public internal(set) var lastCopyPeakBufferedBytes = 0
 
     /// Opens a connection; failures name the target (never the password) and say what to check.
     public init(_ configuration: ConnectionConfiguration, logger: Logger = Logger(label: "danser.db")) throws {

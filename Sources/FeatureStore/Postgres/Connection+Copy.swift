@@ -1,0 +1,88 @@
+internal import CPostgres
+
+extension Connection {
+    /// Streams rows into `COPY ... FROM STDIN (FORMAT binary)`. `produce` writes the rows; if
+    /// it throws, the COPY is aborted (nothing is stored) and its error rethrown.
+    /// Returns the rows the server stored.
+    @discardableResult
+    public func copyIn(_ sql: String, flushThreshold: Int = 1 << 20, _ produce: (inout BinaryCopyWriter) throws -> Void) throws -> Int {
+        _ = try check(PQexec(handle, sql), statement: sql)
+        var writer = BinaryCopyWriter(flushThreshold: flushThreshold) { [handle] bytes in
+            let sent = bytes.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
+            }
+            if sent != 1 { throw FeatureStoreError(.copyFailed, "sending COPY data failed") }
+        }
+        do {
+            try produce(&writer)
+            try writer.finish()
+        } catch {
+            PQputCopyEnd(handle, "aborted by the client")
+            drainResults()
+            if let error = error as? FeatureStoreError, error.code == .copyFailed {
+                throw lastError(statement: sql).withFallback(error)
+            }
+            throw error
+        }
+        guard PQputCopyEnd(handle, nil) == 1 else { throw lastError(statement: sql) }
+        lastCopyPeakBufferedBytes = writer.peakBufferedBytes
+        return try finishCopy(statement: sql)
+    }
+
+    /// Streams the rows of `COPY ... TO STDOUT (FORMAT binary)` to `consume`, one at a time.
+    /// Returns the row count.
+    @discardableResult
+    public func copyOut(_ sql: String, _ consume: (BinaryCopyRow) throws -> Void) throws -> Int {
+        _ = try check(PQexec(handle, sql), statement: sql)
+        var reader = BinaryCopyReader()
+        var failure: (any Error)?
+        while true {
+            var message: UnsafeMutablePointer<CChar>?
+            let length = PQgetCopyData(handle, &message, 0)
+            if length == -1 { break }
+            if length == -2 { throw lastError(statement: sql) }
+            guard let message else { continue }
+            defer { PQfreemem(message) }
+            if failure != nil { continue }  // keep draining so the connection stays usable
+            do {
+                try reader.consume(UnsafeRawBufferPointer(start: message, count: Int(length)), consume)
+            } catch {
+                failure = error
+            }
+        }
+        lastCopyPeakBufferedBytes = reader.peakPendingBytes
+        _ = try finishCopy(statement: sql)
+        if let failure { throw failure }
+        return reader.rowCount
+    }
+
+    /// Reads the COPY's final result; returns the row count the server reports.
+    private func finishCopy(statement: String) throws -> Int {
+        var rows = 0
+        var firstError: (any Error)?
+        while let result = PQgetResult(handle) {
+            if PQresultStatus(result) == PGRES_COMMAND_OK {
+                rows = Int(String(cString: PQcmdTuples(result))) ?? 0
+                PQclear(result)
+            } else if firstError == nil {
+                firstError = makeError(result, statement: statement)
+                PQclear(result)
+            } else {
+                PQclear(result)
+            }
+        }
+        if let firstError { throw firstError }
+        return rows
+    }
+
+    private func drainResults() {
+        while let result = PQgetResult(handle) { PQclear(result) }
+    }
+}
+
+extension FeatureStoreError {
+    /// Prefers the server's own message when it has one.
+    func withFallback(_ other: FeatureStoreError) -> FeatureStoreError {
+        message.isEmpty ? other : self
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+@testable import FeatureStore
+
+@Suite struct BinaryCopyTests {
+    /// The row the round trip writes for index `i`, computed again when reading it back.
+    private func expected(_ i: Int64) -> (id: Int64, session: String, time: Int64, score: Double, flag: Int32?) {
+        (i, "session-\(i % 9_973)-é", 1_451_606_400_000_000 + i * 1_000_003, Double(i) * 0.25, i % 7 == 0 ? nil : Int32(i % 1000))
+    }
+
+    @Test func millionRowRoundTripStreamsWithBoundedMemory() throws {
+        let rowCount: Int64 = 1_000_000
+        let connection = try Connection(try TestDatabase.makeDatabase())
+        try connection.query("CREATE TABLE rt (id int8, session text, at timestamptz, score float8, flag int4)")
+        let rssBefore = Self.residentBytes()
+        let stored = try connection.copyIn("COPY rt FROM STDIN (FORMAT binary)") { writer in
+            for i in 0..<rowCount {
+                let row = expected(i)
+                try writer.beginRow(fieldCount: 5)
+                writer.appendInt64(row.id)
+                writer.appendText(row.session)
+                writer.appendTimestamp(micros: row.time)
+                writer.appendDouble(row.score)
+                if let flag = row.flag { writer.appendInt32(flag) } else { writer.appendNull() }
+            }
+        }
+        #expect(stored == Int(rowCount))
+        #expect(connection.lastCopyPeakBufferedBytes <= (1 << 20) + 1024)
+
+        var next: Int64 = 0
+        var mismatches = 0
+        let read = try connection.copyOut("COPY (SELECT id, session, at, score, flag FROM rt ORDER BY id) TO STDOUT (FORMAT binary)") { row in
+            let want = expected(next)
+            if row.int64(0) != want.id || row.text(1) != want.session || row.timestampMicros(2) != want.time
+                || row.double(3) != want.score || row.int64(4).map(Int32.init) != want.flag
+            {
+                mismatches += 1
+            }
+            next += 1
+        }
+        #expect(read == Int(rowCount))
+        #expect(mismatches == 0)
+        #expect(connection.lastCopyPeakBufferedBytes < 64 * 1024)
+        // The stream is ~45 MB each way; memory must not grow with it.
+        let growth = Self.residentBytes() - rssBefore
+        #expect(growth < 40 << 20, "resident memory grew by \(growth >> 20) MiB")
+        #expect(try connection.query("SELECT count(*) FROM rt WHERE at::date = '2016-01-01'").scalar() != .int64(0))
+    }
+
+    @Test func everyValueTypeSurvivesCopy() throws {
+        let connection = try Connection(try TestDatabase.makeDatabase())
+        try connection.query("CREATE TABLE v (b bool, s int2, i int4, l int8, f float4, d float8, t text, y bytea, ts timestamptz, dt date, j jsonb)")
+        let values: [PostgresValue] = [
+            .bool(false), .int16(3), .int32(-4), .int64(5), .float4(0.5), .float8(1e300), .text("x\ty"), .bytea([9, 0, 8]),
+            .timestamptz(-1), .date(0), .jsonb("[1, 2]"),
+        ]
+        try connection.copyIn("COPY v FROM STDIN (FORMAT binary)") { writer in
+            try writer.beginRow(fieldCount: values.count)
+            values.forEach { writer.append($0) }
+            try writer.beginRow(fieldCount: values.count)
+            values.forEach { _ in writer.append(.null) }
+        }
+        let oids: [UInt32] = [16, 21, 23, 20, 700, 701, 25, 17, 1184, 1082, 3802]
+        var rows: [[PostgresValue]] = []
+        try connection.copyOut("COPY v TO STDOUT (FORMAT binary)") { row in
+            rows.append(try (0..<row.count).map { try row.value($0, oid: oids[$0]) })
+        }
+        #expect(rows.count == 2)
+        #expect(rows.first == values)
+        #expect(rows.last == Array(repeating: .null, count: values.count))
+    }
+
+    @Test func failedProducerStoresNothingAndLeavesTheConnectionUsable() throws {
+        let connection = try Connection(try TestDatabase.makeDatabase())
+        try connection.query("CREATE TABLE t (id int8)")
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try connection.copyIn("COPY t FROM STDIN (FORMAT binary)", flushThreshold: 64) { writer in
+                for i in 0..<1000 {
+                    try writer.beginRow(fieldCount: 1)
+                    writer.appendInt64(Int64(i))
+                }
+                throw Stop()
+            }
+        }
+        #expect(try connection.query("SELECT count(*) FROM t").scalar() == .int64(0))
+        // A server-side failure (wrong field count) is a typed error with SQLSTATE.
+        do {
+            try connection.copyIn("COPY t FROM STDIN (FORMAT binary)") { writer in
+                try writer.beginRow(fieldCount: 2)
+                writer.appendInt64(1)
+                writer.appendInt64(2)
+            }
+            Issue.record("a row with too many fields was accepted")
+        } catch let error as FeatureStoreError {
+            #expect(error.sqlState == "22P04")
+        }
+        #expect(try connection.query("SELECT 1").scalar() == .int32(1))
+    }
+
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kb * 1024
+    }
+}
