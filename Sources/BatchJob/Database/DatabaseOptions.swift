@@ -1,0 +1,67 @@
+import ArgumentParser
+import FeatureStore
+import Foundation
+import Logging
+
+/// Options of every command that touches the database. With nothing configured, the
+/// embedded server in the state folder is used (started if needed).
+struct DatabaseOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "PostgreSQL URL or key=value string. Default: DATABASE_URL, else the PG* variables, else the embedded server.",
+        discussion: "Never put a password here (ps shows it): use PGPASSWORD, ~/.pgpass or DATABASE_URL."))
+    var databaseURL: String?
+
+    @Option(help: "Folder of the embedded server. Default: DANSER_STATE_DIR, else $XDG_STATE_HOME/danser-batch, else ~/.local/state/danser-batch (as root: /var/lib/danser-batch).")
+    var stateDir: String?
+
+    @Option(help: "Folder of the numbered migrations. Default: DANSER_SQL_DIR, else the sql/ folder of this checkout or installation.")
+    var sqlDir: String?
+
+    func validate() throws {
+        if let databaseURL, ConnectionConfiguration(databaseURL).containsPassword {
+            throw ValidationError("--database-url must not contain a password (ps shows command lines). Use PGPASSWORD, ~/.pgpass or DATABASE_URL instead.")
+        }
+    }
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// The configured server, or nil when the embedded server is to be used.
+    var configuredServer: ConnectionConfiguration? {
+        ConnectionConfiguration.resolve(databaseURL: databaseURL, environment: environment)
+    }
+
+    var embeddedServer: EmbeddedServer {
+        EmbeddedServer(stateDirectory: EmbeddedServer.defaultStateDirectory(explicit: stateDir, environment: environment))
+    }
+
+    /// Where to connect: the configured server, or the embedded one, started if needed.
+    func connectionConfiguration(logger: Logger) throws -> ConnectionConfiguration {
+        if let configured = configuredServer { return configured }
+        return try embeddedServer.start(logger: logger)
+    }
+
+    /// The migrations shipped with this program.
+    func migrations() throws -> [Migration] {
+        guard let folder = sqlFolder() else {
+            throw FeatureStoreError(.configuration, "cannot find the sql/ folder of migrations",
+                hint: "pass --sql-dir or set DANSER_SQL_DIR")
+        }
+        return try Migration.load(from: folder)
+    }
+
+    func sqlFolder() -> String? {
+        Migration.locateDirectory(explicit: sqlDir, environment: environment, executablePath: Self.executablePath)
+    }
+
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// Connects and applies pending migrations (every database command needs the schema).
+    func migratedConnection(logger: Logger) throws -> Connection {
+        let configuration = try connectionConfiguration(logger: logger)
+        let connection = try Database(configuration, logger: logger).connection()
+        try Migrator(try migrations(), logger: logger).apply(on: connection)
+        return connection
+    }
+}
