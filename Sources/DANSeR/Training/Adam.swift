@@ -56,32 +56,15 @@ public struct AdamState: Sendable, Equatable {
         m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
         range: Range<Int>, stepSize: Float, inverseRoot: Float, l2: Float
     ) {
-        typealias V = SIMD16<Float>
-        let b1 = V(repeating: beta1)
-        let b2 = V(repeating: beta2)
-        let c1 = V(repeating: 1 - beta1)
-        let c2 = V(repeating: 1 - beta2)
-        let eps = V(repeating: epsilon)
-        var i = range.lowerBound
-        while i &+ 16 <= range.upperBound {
-            let pp = UnsafeMutableRawPointer(values + i)
-            let mp = UnsafeMutableRawPointer(m + i)
-            let vp = UnsafeMutableRawPointer(v + i)
-            let p = pp.loadUnaligned(as: V.self)
-            let g = UnsafeRawPointer(gradients + i).loadUnaligned(as: V.self) + l2 * p
-            let mNew = b1 * mp.loadUnaligned(as: V.self) + c1 * g
-            let vNew = b2 * vp.loadUnaligned(as: V.self) + c2 * (g * g)
-            mp.storeBytes(of: mNew, as: V.self)
-            vp.storeBytes(of: vNew, as: V.self)
-            pp.storeBytes(of: p - stepSize * mNew / (vNew.squareRoot() * inverseRoot + eps), as: V.self)
-            i &+= 16
-        }
-        while i < range.upperBound {
+        // A plain loop of multiplies, adds and bit operations, which the compiler vectorizes;
+        // `squareRoot()` would not (it keeps a scalar libm fallback for negative inputs).
+        for i in range {
             let g = gradients[i] + l2 * values[i]
-            m[i] = beta1 * m[i] + (1 - beta1) * g
-            v[i] = beta2 * v[i] + (1 - beta2) * g * g
-            values[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseRoot + epsilon)
-            i &+= 1
+            let mNew = beta1 * m[i] + (1 - beta1) * g
+            let vNew = beta2 * v[i] + (1 - beta2) * g * g
+            m[i] = mNew
+            v[i] = vNew
+            values[i] -= stepSize * mNew / (VectorMath.squareRoot(vNew) * inverseRoot + epsilon)
         }
     }
 }

@@ -63,7 +63,7 @@ public enum Evaluator {
                 let batch = SessionBatch(examples, indices: indices, maxLength: model.configuration.maxSessionLength)
                 let pass = network.forward(batch, p)
                 logits.withUnsafeMutableBufferPointer { buffer in
-                    network.scorer.scores(pass.sessions, p, into: buffer.baseAddress!)
+                    network.scorer.scores(pass.sessions, p, into: buffer.baseAddress!, threads: threads)
                     let logitBox = UncheckedBox(UnsafePointer(buffer.baseAddress!))
                     ranks.withUnsafeMutableBufferPointer { rankBuffer in
                         let rankBox = UncheckedBox(rankBuffer.baseAddress!)
