@@ -21,6 +21,12 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: "Start of the test window, ISO 8601 (e.g. 2016-05-25 or 2016-05-25T00:00:00Z).")
     var testFrom: String
 
+    @Option(help: ArgumentHelp(
+        "Drop items with fewer clicks than this (the standard filter is 5).",
+        discussion: "The published benchmark files are already the output of this filter; since the filter is not "
+            + "idempotent, pass 1 for them to get the canonical split."))
+    var minItemClicks = 5
+
     @Option(help: "Model configuration preset: srgnn or danser.")
     var config = "srgnn"
 
@@ -51,6 +57,7 @@ struct ExperimentCommand: ParsableCommand {
     func validate() throws {
         guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be between 1 and 1000 (got \(epochs)).") }
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads)).") }
+        guard minItemClicks >= 1 else { throw ValidationError("--min-item-clicks must be at least 1 (got \(minItemClicks)).") }
         guard ModelConfiguration.preset(named: config) != nil else {
             throw ValidationError("--config must be srgnn or danser (got '\(config)').")
         }
@@ -164,7 +171,8 @@ struct ExperimentCommand: ParsableCommand {
             }
         }
         let split = try SessionSplit(
-            clicks: records, testFrom: GenerateCommand.parseDay(testFrom)!, maxSessionLength: maxSessionLength)
+            clicks: records, testFrom: GenerateCommand.parseDay(testFrom)!, minItemClicks: minItemClicks,
+            maxSessionLength: maxSessionLength)
         return (split, badRows)
     }
 
@@ -186,9 +194,12 @@ struct ExperimentCommand: ParsableCommand {
         let temporary = path + ".partial"
         do {
             try snapshot.encoded().write(to: URL(fileURLWithPath: temporary))
-            _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
         } catch {
-            printError("cannot write the checkpoint \(path): \(error.localizedDescription). Check the folder exists and is writable.")
+            printError("cannot write the checkpoint \(temporary): \(error.localizedDescription). Check the folder exists and is writable.")
+            throw ExitCode(ExitStatus.cantCreate.rawValue)
+        }
+        guard rename(temporary, path) == 0 else {
+            printError("cannot replace the checkpoint \(path): \(String(cString: strerror(errno))). Check the folder is writable.")
             throw ExitCode(ExitStatus.cantCreate.rawValue)
         }
     }

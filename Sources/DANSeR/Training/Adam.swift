@@ -24,28 +24,56 @@ public struct AdamState: Sendable, Equatable {
         self.secondMoment = secondMoment
     }
 
-    /// One update of `values` from `gradients` (count elements each).
+    /// The constants of one update; `begin` counts the step.
+    struct Step {
+        let stepSize: Float
+        let inverseRoot: Float
+        let l2: Float
+    }
+
+    /// Starts update number `step + 1`.
+    mutating func begin(learningRate: Float, l2: Float) -> Step {
+        step += 1
+        let correction1 = 1 - pow(Double(Self.beta1), Double(step))
+        let correction2 = 1 - pow(Double(Self.beta2), Double(step))
+        return Step(
+            stepSize: Float(Double(learningRate) / correction1), inverseRoot: Float(1 / correction2.squareRoot()),
+            l2: l2)
+    }
+
+    /// Runs `body` with the moment buffers (count elements each).
+    mutating func withMoments<R>(
+        _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> R
+    ) -> R {
+        firstMoment.withUnsafeMutableBufferPointer { m in
+            secondMoment.withUnsafeMutableBufferPointer { v in body(m.baseAddress!, v.baseAddress!) }
+        }
+    }
+
+    /// Applies `step` to elements `range`; `gradients` is indexed like `values`.
+    static func apply(
+        _ step: Step, values: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
+        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, range: Range<Int>
+    ) {
+        kernel(
+            values: values, gradients: gradients, m: m, v: v, range: range, stepSize: step.stepSize,
+            inverseRoot: step.inverseRoot, l2: step.l2)
+    }
+
+    /// One update of all `values` from `gradients` (count elements each).
     mutating func update(
         values: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
         learningRate: Float, l2: Float, threads: Int
     ) {
-        step += 1
+        let step = begin(learningRate: learningRate, l2: l2)
         let count = firstMoment.count
-        let correction1 = 1 - pow(Double(Self.beta1), Double(step))
-        let correction2 = 1 - pow(Double(Self.beta2), Double(step))
-        let stepSize = Float(Double(learningRate) / correction1)
-        let inverseRoot = Float(1 / correction2.squareRoot())
-        let valuesBox = UncheckedBox(values)
-        let gradientsBox = UncheckedBox(gradients)
-        firstMoment.withUnsafeMutableBufferPointer { mBuffer in
-            secondMoment.withUnsafeMutableBufferPointer { vBuffer in
-                let mBox = UncheckedBox(mBuffer.baseAddress!)
-                let vBox = UncheckedBox(vBuffer.baseAddress!)
-                Parallel.forEachRange(count: count, threads: threads) { range in
-                    Self.kernel(
-                        values: valuesBox.value, gradients: gradientsBox.value, m: mBox.value, v: vBox.value,
-                        range: range, stepSize: stepSize, inverseRoot: inverseRoot, l2: l2)
-                }
+        let box = UncheckedBox((values, gradients))
+        withMoments { m, v in
+            let moments = UncheckedBox((m, v))
+            Parallel.forEachRange(count: count, threads: threads) { range in
+                Self.apply(
+                    step, values: box.value.0, gradients: box.value.1, m: moments.value.0, v: moments.value.1,
+                    range: range)
             }
         }
     }

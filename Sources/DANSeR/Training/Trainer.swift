@@ -122,9 +122,10 @@ public struct Trainer: Sendable {
             gradients.withUnsafeMutableBufferPointer { grads in
                 logits.withUnsafeMutableBufferPointer { logitBuffer in
                     let p = ParameterAccess(values: values.baseAddress!, gradients: grads.baseAddress!)
-                    // The scorer overwrites the embedding gradient rows 1...N; zero the rest.
                     let table = network.scorer.table
-                    grads.baseAddress!.update(repeating: 0, count: table.offset + table.cols)
+                    let fused = FusedScoringStep(scorer: network.scorer, threads: threads)
+                    // The embedding gradient buffer stays zero between steps except for the rows a
+                    // step touches (the fused update re-zeroes them); zero the rest here.
                     let rest = table.offset + table.count
                     (grads.baseAddress! + rest).update(repeating: 0, count: grads.count - rest)
                     var clock = PhaseTimings.now()
@@ -132,20 +133,26 @@ public struct Trainer: Sendable {
                     timings.sessionForward += PhaseTimings.lap(&clock)
                     network.scorer.scores(pass.sessions, p, into: logitBuffer.baseAddress!, threads: threads)
                     timings.scoring += PhaseTimings.lap(&clock)
-                    loss = SoftmaxCrossEntropy.lossAndGradient(
-                        logits: logitBuffer.baseAddress!, rows: rows, columns: itemCount,
-                        targets: batch.targets, threads: threads)
+                    let (batchLoss, scales) = fused.exponentiate(
+                        logits: logitBuffer.baseAddress!, rows: rows, targets: batch.targets)
+                    loss = batchLoss
                     timings.loss += PhaseTimings.lap(&clock)
                     guard loss.isFinite else { return }
-                    let ds = network.scorer.backward(
-                        sessions: pass.sessions, logitGradient: logitBuffer.baseAddress!, p, accumulate: false,
-                        threads: threads)
+                    let ds = fused.sessionGradient(
+                        probabilities: logitBuffer.baseAddress!, scales: scales, targets: batch.targets,
+                        hidden: pass.sessions.cols, p)
                     timings.scoringBackward += PhaseTimings.lap(&clock)
                     network.backward(pass, sessionGradient: ds, batch: batch, p)
                     timings.sessionBackward += PhaseTimings.lap(&clock)
-                    optimizer.update(
-                        values: values.baseAddress!, gradients: grads.baseAddress!,
-                        learningRate: learningRate, l2: l2, threads: threads)
+                    let step = optimizer.begin(learningRate: learningRate, l2: l2)
+                    optimizer.withMoments { m, v in
+                        AdamState.apply(
+                            step, values: values.baseAddress!, gradients: grads.baseAddress!, m: m, v: v,
+                            range: rest..<grads.count)
+                        fused.updateEmbedding(
+                            probabilities: logitBuffer.baseAddress!, scales: scales, sessions: pass.sessions,
+                            targets: batch.targets, touchedRows: batch.nodeItems, adam: step, m: m, v: v, p)
+                    }
                     timings.optimizer += PhaseTimings.lap(&clock)
                     timings.scoredRows += rows
                 }
