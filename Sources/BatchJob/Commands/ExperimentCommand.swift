@@ -117,7 +117,9 @@ struct ExperimentCommand: ParsableCommand {
         var trainer = try makeTrainer(configuration, itemCount: split.itemCount)
         print("model: \(config), d \(configuration.hiddenSize), \(trainer.model.layout.totalCount) weights, "
             + "batch \(configuration.batchSize), seed \(trainer.seed), threads \(threads)")
+        fflush(nil)
         print("epoch   lr        loss     P@20    MRR@20  P@10    MRR@10  NDCG@20  prefixes/s  train s  eval s  peak MiB")
+        fflush(nil)
         let interactive = isatty(STDERR_FILENO) != 0
         while trainer.completedEpochs < epochs {
             let epochStart = Date()
@@ -181,8 +183,13 @@ struct ExperimentCommand: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: checkpoint) else {
                 throw InputError(code: .unreadable, path: checkpoint, detail: "cannot read the checkpoint")
             }
-            let trainer = try Checkpoint(decoding: data).makeTrainer(
-                expecting: configuration, itemCount: itemCount, threads: threads)
+            let trainer: Trainer
+            do {
+                trainer = try Checkpoint(decoding: data).makeTrainer(
+                    expecting: configuration, itemCount: itemCount, threads: threads)
+            } catch {
+                throw DANSeRError(error.code, "\(checkpoint): \(error.message) (or pass --restart to overwrite it)")
+            }
             print("resumed from \(checkpoint) after epoch \(trainer.completedEpochs) (seed \(trainer.seed))")
             return trainer
         }
