@@ -38,12 +38,14 @@ public struct SessionSplit<ItemID: Hashable & Sendable>: Sendable {
     public var itemCount: Int { itemIDs.count }
 
     /// Splits `clicks` at `testFrom` (microseconds): sessions whose last click is at or after it
-    /// are test sessions.
+    /// are test sessions. Items of `vocabulary` keep their dense ids (position + 1), so a stored
+    /// vocabulary is only ever extended; new training items get the next ids in time order.
     public init<SessionID: Hashable & Sendable>(
         clicks: some Sequence<Click<SessionID, ItemID>>,
         testFrom: Int64,
         minItemClicks: Int = 5,
-        maxSessionLength: Int = 200
+        maxSessionLength: Int = 200,
+        vocabulary: [ItemID] = []
     ) throws(DANSeRError) {
         var report = Report()
         // Group by session, keeping input order for clicks with equal times.
@@ -85,8 +87,9 @@ public struct SessionSplit<ItemID: Hashable & Sendable>: Sendable {
         }
         // Time order of sessions (stable), as the published preprocessing sorts by date.
         let order = kept.indices.sorted { (kept[$0].time, $0) < (kept[$1].time, $1) }
-        var denseID: [ItemID: Int32] = [:]
-        var itemIDs: [ItemID] = []
+        var itemIDs = vocabulary
+        var denseID = [ItemID: Int32](minimumCapacity: vocabulary.count)
+        for (index, item) in vocabulary.enumerated() { denseID[item] = Int32(index + 1) }
         var training: [Session] = []
         var testRaw: [[ItemID]] = []
         for index in order {

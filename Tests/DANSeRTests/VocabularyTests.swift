@@ -1,0 +1,44 @@
+import Testing
+
+@testable import DANSeR
+
+@Suite struct VocabularyTests {
+    func clicks(_ sessions: [(String, [String], Int64)]) -> [Click<String, String>] {
+        sessions.flatMap { session, items, start in
+            items.enumerated().map { Click(session: session, item: $1, time: start + Int64($0)) }
+        }
+    }
+
+    @Test func aStoredVocabularyKeepsItsIdsAndIsOnlyExtended() throws {
+        let log = clicks([("a", ["x", "y", "z"], 0), ("b", ["z", "w", "x"], 10), ("c", ["w", "y"], 100)])
+        let split = try SessionSplit(clicks: log, testFrom: 100, minItemClicks: 1, vocabulary: ["old", "w", "x"])
+        #expect(Array(split.itemIDs.prefix(3)) == ["old", "w", "x"])
+        #expect(Set(split.itemIDs.dropFirst(3)) == ["y", "z"])
+        #expect(split.training.first == [3, Int32(split.itemIDs.firstIndex(of: "y")! + 1), Int32(split.itemIDs.firstIndex(of: "z")! + 1)])
+        #expect(split.test == [[2, Int32(split.itemIDs.firstIndex(of: "y")! + 1)]])
+    }
+}
+
+@Suite struct ModelGrowthTests {
+    @Test func growingKeepsEveryOldWeightAndScoresOldItemsAlike() throws {
+        var configuration = ModelConfiguration.srgnn
+        configuration.hiddenSize = 8
+        let model = try Model(configuration: configuration, itemCount: 10, seed: 1)
+        let grown = try model.growing(toItemCount: 14, seed: 2)
+        #expect(grown.itemCount == 14)
+        #expect(grown.parameters.count > model.parameters.count)
+        var before: [[Recommendation]] = []
+        var after: [[Recommendation]] = []
+        Recommender(model: model).topK([[1, 2, 3]], k: 10) { before += $1 }
+        Recommender(model: grown).topK([[1, 2, 3]], k: 14) { after += $1 }
+        // Old items keep their scores; the new ones are merely added to the ranking.
+        let oldAfter = after[0].filter { $0.item <= 10 }
+        #expect(oldAfter.map(\.item) == before[0].map(\.item))
+        #expect(zip(oldAfter, before[0]).allSatisfy { abs($0.score - $1.score) < 1e-5 })
+    }
+
+    @Test func shrinkingIsRefused() throws {
+        let model = try Model(configuration: .srgnn, itemCount: 10, seed: 1)
+        #expect(throws: DANSeRError.self) { try model.growing(toItemCount: 9, seed: 1) }
+    }
+}
