@@ -42,6 +42,9 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: "Batch size (default: the configuration's, 100).")
     var batchSize: Int?
 
+    @Option(help: "Cut longer sessions to their most recent clicks (default: the configuration's, 200).")
+    var maxSessionLength: Int?
+
     @Option(help: "Keep only the most recent N training sessions (a smaller experiment).")
     var trainSessions: Int?
 
@@ -72,6 +75,7 @@ struct ExperimentCommand: ParsableCommand {
     func run() throws {
         var configuration = ModelConfiguration.preset(named: config)!
         if let batchSize { configuration.batchSize = batchSize }
+        if let maxSessionLength { configuration.maxSessionLength = maxSessionLength }
         do {
             try configuration.validate()
             try experiment(configuration)
@@ -80,7 +84,6 @@ struct ExperimentCommand: ParsableCommand {
             switch error.code {
             case .invalidConfiguration, .notImplemented: throw ExitCode(ExitStatus.config.rawValue)
             case .cancelled: throw ExitCode(ExitStatus.interrupted.rawValue)
-            case .nonFiniteLoss: throw ExitCode(ExitStatus.software.rawValue)
             default: throw ExitCode(ExitStatus.dataError.rawValue)
             }
         } catch let error as InputError {
