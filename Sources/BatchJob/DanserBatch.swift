@@ -7,6 +7,6 @@ struct DanserBatch: AsyncParsableCommand {
         commandName: "danser-batch",
         abstract: "Nightly DANSeR session recommender: ingest, train, publish features, precompute top-K.",
         version: "0.1.0",
-        subcommands: [GenerateCommand.self, DemoCommand.self, DbCommand.self, MigrateCommand.self]
+        subcommands: [GenerateCommand.self, DemoCommand.self, DbCommand.self, MigrateCommand.self, ImportCommand.self]
     )
 }
