@@ -7,6 +7,9 @@ struct DanserBatch: AsyncParsableCommand {
         commandName: "danser-batch",
         abstract: "Nightly DANSeR session recommender: ingest, train, publish features, precompute top-K.",
         version: "0.1.0",
-        subcommands: [GenerateCommand.self, DemoCommand.self, DbCommand.self, MigrateCommand.self, ImportCommand.self]
+        subcommands: [
+            DemoCommand.self, GenerateCommand.self, MigrateCommand.self, DbCommand.self, ImportCommand.self,
+            ExperimentCommand.self, BenchCommand.self,
+        ]
     )
 }

@@ -198,3 +198,16 @@ private func _exp(_ x: Double) -> Double {
 }
 
 private func pow2(_ k: Int) -> Double { Double(sign: .plus, exponent: k, significand: 1) }
+
+@Suite struct VectorMathTests {
+    @Test func squareRootIsAccurate() {
+        #expect(VectorMath.squareRoot(0) == 0)
+        var x: Float = 1e-30
+        while x < 1e30 {
+            let got = Double(VectorMath.squareRoot(x))
+            let want = Double(x).squareRoot()
+            #expect(abs(got - want) <= 3e-7 * want, "sqrt(\(x))")
+            x *= 1.37
+        }
+    }
+}

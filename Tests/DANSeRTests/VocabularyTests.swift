@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import DANSeR
@@ -40,5 +41,31 @@ import Testing
     @Test func shrinkingIsRefused() throws {
         let model = try Model(configuration: .srgnn, itemCount: 10, seed: 1)
         #expect(throws: DANSeRError.self) { try model.growing(toItemCount: 9, seed: 1) }
+    }
+}
+
+@Suite struct BehaviourStatisticsTests {
+    @Test func countsPriorsAndSessionSpread() {
+        let stats = BehaviourStatistics(training: [[1, 1, 2], [2, 3], [1]], itemCount: 4)
+        #expect(stats.clickCounts == [0, 3, 2, 1, 0])
+        #expect(stats.totalClicks == 6)
+        // pi_j = log((c_j + 1) / (C + N)) with C = 6, N = 4.
+        #expect(abs(Double(stats.logPriors[1]) - log(4.0 / 10)) < 1e-6)
+        #expect(abs(Double(stats.logPriors[4]) - log(1.0 / 10)) < 1e-6)
+        #expect(stats.sessionPriorSD > 0)
+        #expect(stats.popularityTaste(of: [1, 1]) > 0)
+        #expect(stats.popularityTaste(of: [3]) < 0)
+    }
+}
+
+@Suite struct WarmStartTests {
+    @Test func keepsTheWeightsAndScalesTheRate() throws {
+        var configuration = ModelConfiguration.srgnn
+        configuration.hiddenSize = 8
+        let model = try Model(configuration: configuration, itemCount: 12, seed: 4)
+        let trainer = try Trainer(warmStartFrom: model, learningRateScale: 0.1, seed: 5)
+        #expect(trainer.model.parameters == model.parameters)
+        #expect(abs(trainer.learningRate(epoch: 0) - configuration.learningRate * 0.1) < 1e-9)
+        #expect(throws: DANSeRError.self) { try Trainer(warmStartFrom: model, learningRateScale: 0, seed: 5) }
     }
 }

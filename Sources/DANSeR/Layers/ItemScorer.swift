@@ -1,39 +1,64 @@
+internal import Dispatch
 internal import Foundation
 
 /// Scores every item for every session, l_j = s . E_j for j = 1...N (MODEL.md section 4, SR-GNN),
-/// as one sgemm against the embedding table without its padding row.
+/// as sgemm against the embedding table without its padding row. The item range is split into
+/// one block per thread, each a single-threaded sgemm (task-level parallelism, BLAS at one
+/// thread): with only B = 100 rows, OpenBLAS's own threading scales poorly on this shape.
 struct ItemScorer: Sendable {
     let table: ParameterSlot
 
     var itemCount: Int { table.rows - 1 }
 
     /// logits (B x N) = s (B x d) * E[1...N]^T.
-    func scores(_ s: Matrix, _ p: ParameterAccess, into logits: UnsafeMutablePointer<Float>) {
+    func scores(_ s: Matrix, _ p: ParameterAccess, into logits: UnsafeMutablePointer<Float>, threads: Int = 1) {
         let d = s.cols
+        let n = itemCount
+        let rows = s.rows
         s.storage.withUnsafeBufferPointer { sp in
-            BLAS.gemm(
-                transposeA: false, transposeB: true, m: s.rows, n: itemCount, k: d,
-                a: sp.baseAddress!, lda: d, b: p.value(table) + d, ldb: d, c: logits, ldc: itemCount)
+            let box = UncheckedBox((sp.baseAddress!, p.value(table) + d, logits))
+            Parallel.forEachRange(count: n, threads: threads) { items in
+                let (a, e, out) = box.value
+                BLAS.gemm(
+                    transposeA: false, transposeB: true, m: rows, n: items.count, k: d,
+                    a: a, lda: d, b: e + items.lowerBound &* d, ldb: d, c: out + items.lowerBound, ldc: n)
+            }
         }
     }
 
     /// Writes dE[1...N] = dLogits^T s (overwriting, or adding when `accumulate`) and returns ds = dLogits E[1...N].
     func backward(
-        sessions s: Matrix, logitGradient: UnsafePointer<Float>, _ p: ParameterAccess, accumulate: Bool
+        sessions s: Matrix, logitGradient: UnsafePointer<Float>, _ p: ParameterAccess, accumulate: Bool,
+        threads: Int = 1
     ) -> Matrix {
         let d = s.cols
-        var ds = Matrix(rows: s.rows, cols: d)
+        let n = itemCount
+        let rows = s.rows
+        let parts = max(1, min(threads, n))
+        // One partial ds per item block, summed in a fixed order afterwards (reproducible).
+        var partial = [Float](repeating: 0, count: parts * rows * d)
         s.storage.withUnsafeBufferPointer { sp in
-            BLAS.gemm(
-                transposeA: true, transposeB: false, m: itemCount, n: d, k: s.rows,
-                a: logitGradient, lda: itemCount, b: sp.baseAddress!, ldb: d,
-                beta: accumulate ? 1 : 0, c: p.gradient(table) + d, ldc: d)
+            partial.withUnsafeMutableBufferPointer { pp in
+                let box = UncheckedBox((sp.baseAddress!, p.value(table) + d, p.gradient(table) + d, logitGradient, pp.baseAddress!))
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let (a, e, ge, dl, out) = box.value
+                    let lower = n * part / parts
+                    let count = n * (part + 1) / parts - lower
+                    BLAS.gemm(
+                        transposeA: true, transposeB: false, m: count, n: d, k: rows,
+                        a: dl + lower, lda: n, b: a, ldb: d,
+                        beta: accumulate ? 1 : 0, c: ge + lower &* d, ldc: d)
+                    BLAS.gemm(
+                        transposeA: false, transposeB: false, m: rows, n: d, k: count,
+                        a: dl + lower, lda: n, b: e + lower &* d, ldb: d,
+                        c: out + part &* rows &* d, ldc: d)
+                }
+            }
         }
-        ds.storage.withUnsafeMutableBufferPointer { dsp in
-            BLAS.gemm(
-                transposeA: false, transposeB: false, m: s.rows, n: d, k: itemCount,
-                a: logitGradient, lda: itemCount, b: p.value(table) + d, ldb: d,
-                c: dsp.baseAddress!, ldc: d)
+        var ds = Matrix(rows: rows, cols: d, storage: Array(partial[0..<(rows * d)]))
+        for part in 1..<parts {
+            let base = part * rows * d
+            for i in 0..<(rows * d) { ds.storage[i] += partial[base + i] }
         }
         return ds
     }

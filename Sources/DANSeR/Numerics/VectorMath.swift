@@ -3,67 +3,61 @@ internal import Foundation
 /// Hand-written element-wise kernels for the (batch x items) score matrix, where a scalar
 /// `expf` per element would cost more than the matrix product itself.
 enum VectorMath {
-    typealias Vector = SIMD16<Float>
-    static let width = 16
-
-    /// Largest element of `count` floats (count > 0).
+    /// Largest element of `count` floats (count > 0). Floats are compared as order-preserving
+    /// integers, because an integer max reduction vectorizes and a float one does not.
     @inline(__always)
     static func maximum(_ p: UnsafePointer<Float>, count: Int) -> Float {
-        var best = Vector(repeating: -.infinity)
-        var index = 0
-        while index &+ width <= count {
-            let v = UnsafeRawPointer(p + index).loadUnaligned(as: Vector.self)
-            best = pointwiseMax(best, v)
-            index &+= width
+        var best = Int32.min
+        p.withMemoryRebound(to: Int32.self, capacity: count) { bits in
+            for i in 0..<count {
+                let b = bits[i]
+                let key = b ^ ((b >> 31) & 0x7FFF_FFFF)
+                best = key > best ? key : best
+            }
         }
-        var result = best.max()
-        while index < count {
-            result = Swift.max(result, p[index])
-            index &+= 1
-        }
-        return result
+        return Float(bitPattern: UInt32(bitPattern: best ^ ((best >> 31) & 0x7FFF_FFFF)))
     }
 
-    /// exp(x) for one vector: Cody-Waite reduction to [-ln2/2, ln2/2], then the Cephes
-    /// degree-6 polynomial; relative error about 2e-7 over the float range.
+    /// exp(x): Cody-Waite reduction to [-ln2/2, ln2/2], then the Cephes degree-6 polynomial;
+    /// relative error about 2e-7. Branch-free scalar code, so loops over it vectorize.
     @inline(__always)
-    static func exp(_ input: Vector) -> Vector {
-        let x = input.clamped(lowerBound: Vector(repeating: -87.3), upperBound: Vector(repeating: 88.3))
-        let magic = Vector(repeating: 12_582_912)  // 1.5 * 2^23: adding it rounds to an integer
+    static func exp(_ input: Float) -> Float {
+        let x = min(max(input, -87.3), 88.3)
+        let magic: Float = 12_582_912  // 1.5 * 2^23: adding it rounds to an integer
         let shifted = x * 1.442_695_04 + magic
         let n = shifted - magic
         var r = x - n * 0.693_359_375
         r = r - n * -2.121_944_4e-4
-        var y = Vector(repeating: 1.987_569_15e-4)
+        var y: Float = 1.987_569_15e-4
         y = y * r + 1.398_199_95e-3
         y = y * r + 8.333_451_9e-3
         y = y * r + 4.166_579_59e-2
         y = y * r + 1.666_666_55e-1
         y = y * r + 5.000_000_1e-1
         y = y * (r * r) + r + 1
-        let bits = unsafeBitCast(shifted, to: SIMD16<UInt32>.self)
-        let scaleBits = (bits &- 0x4B40_0000 &+ 127) &<< 23
-        return y * unsafeBitCast(scaleBits, to: Vector.self)
+        let scale = Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
+        return y * scale
     }
 
     /// p[i] = exp(p[i] - shift) in place; returns the sum of the new values.
     @inline(__always)
     static func expSubtractingInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
-        var sum = Vector(repeating: 0)
-        let s = Vector(repeating: shift)
+        for i in 0..<count { p[i] = exp(p[i] - shift) }
+        return sum(p, count: count)
+    }
+
+    /// Sum with 16 running partial sums (a fixed order, so results are reproducible).
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, count: Int) -> Float {
+        var partial = SIMD16<Float>(repeating: 0)
         var index = 0
-        while index &+ width <= count {
-            let raw = UnsafeMutableRawPointer(p + index)
-            let v = exp(raw.loadUnaligned(as: Vector.self) - s)
-            raw.storeBytes(of: v, as: Vector.self)
-            sum += v
-            index &+= width
+        while index &+ 16 <= count {
+            partial += UnsafeRawPointer(p + index).loadUnaligned(as: SIMD16<Float>.self)
+            index &+= 16
         }
-        var total = sum.sum()
+        var total = partial.sum()
         while index < count {
-            let v = Foundation.exp(p[index] - shift)
-            p[index] = v
-            total += v
+            total += p[index]
             index &+= 1
         }
         return total
@@ -72,37 +66,28 @@ enum VectorMath {
     /// p[i] *= factor.
     @inline(__always)
     static func scale(_ p: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
-        var index = 0
-        while index &+ width <= count {
-            let raw = UnsafeMutableRawPointer(p + index)
-            raw.storeBytes(of: raw.loadUnaligned(as: Vector.self) * factor, as: Vector.self)
-            index &+= width
-        }
-        while index < count {
-            p[index] *= factor
-            index &+= 1
-        }
+        for i in 0..<count { p[i] *= factor }
     }
 
     /// How many of the `count` floats are strictly greater than `threshold`.
     @inline(__always)
     static func countGreater(_ p: UnsafePointer<Float>, count: Int, than threshold: Float) -> Int {
-        var counts = SIMD16<Int32>(repeating: 0)
-        let t = Vector(repeating: threshold)
-        let one = SIMD16<Int32>(repeating: 1)
-        let zero = SIMD16<Int32>(repeating: 0)
-        var index = 0
-        while index &+ width <= count {
-            let v = UnsafeRawPointer(p + index).loadUnaligned(as: Vector.self)
-            counts &+= zero.replacing(with: one, where: v .> t)
-            index &+= width
-        }
-        var total = Int(counts.wrappedSum())
-        while index < count {
-            if p[index] > threshold { total &+= 1 }
-            index &+= 1
-        }
+        var total = 0
+        for i in 0..<count { total &+= p[i] > threshold ? 1 : 0 }
         return total
+    }
+
+    /// sqrt(x) for x >= 0 (0 gives 0) from the bit-level reciprocal square root estimate and
+    /// three Newton steps: relative error below 1e-7, and branch-free so loops vectorize.
+    @inline(__always)
+    static func squareRoot(_ x: Float) -> Float {
+        let safe = max(x, Float.leastNormalMagnitude)
+        var y = Float(bitPattern: 0x5F37_5A86 &- (safe.bitPattern >> 1))
+        let half = 0.5 * safe
+        y = y * (1.5 - half * y * y)
+        y = y * (1.5 - half * y * y)
+        y = y * (1.5 - half * y * y)
+        return x * y
     }
 
     @inline(__always)

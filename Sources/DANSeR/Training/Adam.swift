@@ -24,28 +24,56 @@ public struct AdamState: Sendable, Equatable {
         self.secondMoment = secondMoment
     }
 
-    /// One update of `values` from `gradients` (count elements each).
+    /// The constants of one update; `begin` counts the step.
+    struct Step {
+        let stepSize: Float
+        let inverseRoot: Float
+        let l2: Float
+    }
+
+    /// Starts update number `step + 1`.
+    mutating func begin(learningRate: Float, l2: Float) -> Step {
+        step += 1
+        let correction1 = 1 - pow(Double(Self.beta1), Double(step))
+        let correction2 = 1 - pow(Double(Self.beta2), Double(step))
+        return Step(
+            stepSize: Float(Double(learningRate) / correction1), inverseRoot: Float(1 / correction2.squareRoot()),
+            l2: l2)
+    }
+
+    /// Runs `body` with the moment buffers (count elements each).
+    mutating func withMoments<R>(
+        _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> R
+    ) -> R {
+        firstMoment.withUnsafeMutableBufferPointer { m in
+            secondMoment.withUnsafeMutableBufferPointer { v in body(m.baseAddress!, v.baseAddress!) }
+        }
+    }
+
+    /// Applies `step` to elements `range`; `gradients` is indexed like `values`.
+    static func apply(
+        _ step: Step, values: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
+        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, range: Range<Int>
+    ) {
+        kernel(
+            values: values, gradients: gradients, m: m, v: v, range: range, stepSize: step.stepSize,
+            inverseRoot: step.inverseRoot, l2: step.l2)
+    }
+
+    /// One update of all `values` from `gradients` (count elements each).
     mutating func update(
         values: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
         learningRate: Float, l2: Float, threads: Int
     ) {
-        step += 1
+        let step = begin(learningRate: learningRate, l2: l2)
         let count = firstMoment.count
-        let correction1 = 1 - pow(Double(Self.beta1), Double(step))
-        let correction2 = 1 - pow(Double(Self.beta2), Double(step))
-        let stepSize = Float(Double(learningRate) / correction1)
-        let inverseRoot = Float(1 / correction2.squareRoot())
-        let valuesBox = UncheckedBox(values)
-        let gradientsBox = UncheckedBox(gradients)
-        firstMoment.withUnsafeMutableBufferPointer { mBuffer in
-            secondMoment.withUnsafeMutableBufferPointer { vBuffer in
-                let mBox = UncheckedBox(mBuffer.baseAddress!)
-                let vBox = UncheckedBox(vBuffer.baseAddress!)
-                Parallel.forEachRange(count: count, threads: threads) { range in
-                    Self.kernel(
-                        values: valuesBox.value, gradients: gradientsBox.value, m: mBox.value, v: vBox.value,
-                        range: range, stepSize: stepSize, inverseRoot: inverseRoot, l2: l2)
-                }
+        let box = UncheckedBox((values, gradients))
+        withMoments { m, v in
+            let moments = UncheckedBox((m, v))
+            Parallel.forEachRange(count: count, threads: threads) { range in
+                Self.apply(
+                    step, values: box.value.0, gradients: box.value.1, m: moments.value.0, v: moments.value.1,
+                    range: range)
             }
         }
     }
@@ -56,32 +84,15 @@ public struct AdamState: Sendable, Equatable {
         m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
         range: Range<Int>, stepSize: Float, inverseRoot: Float, l2: Float
     ) {
-        typealias V = SIMD16<Float>
-        let b1 = V(repeating: beta1)
-        let b2 = V(repeating: beta2)
-        let c1 = V(repeating: 1 - beta1)
-        let c2 = V(repeating: 1 - beta2)
-        let eps = V(repeating: epsilon)
-        var i = range.lowerBound
-        while i &+ 16 <= range.upperBound {
-            let pp = UnsafeMutableRawPointer(values + i)
-            let mp = UnsafeMutableRawPointer(m + i)
-            let vp = UnsafeMutableRawPointer(v + i)
-            let p = pp.loadUnaligned(as: V.self)
-            let g = UnsafeRawPointer(gradients + i).loadUnaligned(as: V.self) + l2 * p
-            let mNew = b1 * mp.loadUnaligned(as: V.self) + c1 * g
-            let vNew = b2 * vp.loadUnaligned(as: V.self) + c2 * (g * g)
-            mp.storeBytes(of: mNew, as: V.self)
-            vp.storeBytes(of: vNew, as: V.self)
-            pp.storeBytes(of: p - stepSize * mNew / (vNew.squareRoot() * inverseRoot + eps), as: V.self)
-            i &+= 16
-        }
-        while i < range.upperBound {
+        // A plain loop of multiplies, adds and bit operations, which the compiler vectorizes;
+        // `squareRoot()` would not (it keeps a scalar libm fallback for negative inputs).
+        for i in range {
             let g = gradients[i] + l2 * values[i]
-            m[i] = beta1 * m[i] + (1 - beta1) * g
-            v[i] = beta2 * v[i] + (1 - beta2) * g * g
-            values[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseRoot + epsilon)
-            i &+= 1
+            let mNew = beta1 * m[i] + (1 - beta1) * g
+            let vNew = beta2 * v[i] + (1 - beta2) * g * g
+            m[i] = mNew
+            v[i] = vNew
+            values[i] -= stepSize * mNew / (VectorMath.squareRoot(vNew) * inverseRoot + epsilon)
         }
     }
 }

@@ -6,38 +6,34 @@ internal import Foundation
 public struct EvaluationResult: Sendable, Equatable {
     public let cutoffs: [Int]
     public internal(set) var count = 0
-    public internal(set) var hits: [Int]
-    public internal(set) var reciprocalRankSums: [Double]
-    public internal(set) var gainSums: [Double]
+    /// How many examples had each rank below the largest cutoff. The metrics are sums over
+    /// this histogram in rank order, so they do not depend on the order of the examples.
+    public internal(set) var rankCounts: [Int]
 
     init(cutoffs: [Int]) {
         self.cutoffs = cutoffs
-        hits = cutoffs.map { _ in 0 }
-        reciprocalRankSums = cutoffs.map { _ in 0 }
-        gainSums = cutoffs.map { _ in 0 }
+        rankCounts = [Int](repeating: 0, count: cutoffs.max() ?? 0)
     }
 
     /// Records one example whose target has `rank` items above it (0 = first).
     mutating func record(rank: Int) {
         count += 1
-        for (index, k) in cutoffs.enumerated() where rank < k {
-            hits[index] += 1
-            reciprocalRankSums[index] += 1 / Double(rank + 1)
-            gainSums[index] += 1 / log2(Double(rank + 2))
-        }
+        if rank < rankCounts.count { rankCounts[rank] += 1 }
     }
 
-    private func mean(_ sums: [Double], _ k: Int) -> Double {
-        guard let index = cutoffs.firstIndex(of: k), count > 0 else { return .nan }
-        return sums[index] / Double(count)
+    private func mean(_ k: Int, _ gain: (Int) -> Double) -> Double {
+        guard cutoffs.contains(k), count > 0 else { return .nan }
+        var sum = 0.0
+        for rank in 0..<k { sum += Double(rankCounts[rank]) * gain(rank) }
+        return sum / Double(count)
     }
 
     /// P@K (hit rate) as a fraction.
-    public func precision(at k: Int) -> Double { mean(hits.map(Double.init), k) }
+    public func precision(at k: Int) -> Double { mean(k) { _ in 1 } }
     /// MRR@K as a fraction (0 beyond K).
-    public func reciprocalRank(at k: Int) -> Double { mean(reciprocalRankSums, k) }
+    public func reciprocalRank(at k: Int) -> Double { mean(k) { 1 / Double($0 + 1) } }
     /// NDCG@K with one relevant item, as a fraction.
-    public func ndcg(at k: Int) -> Double { mean(gainSums, k) }
+    public func ndcg(at k: Int) -> Double { mean(k) { 1 / log2(Double($0 + 2)) } }
 }
 
 public enum Evaluator {
@@ -63,7 +59,7 @@ public enum Evaluator {
                 let batch = SessionBatch(examples, indices: indices, maxLength: model.configuration.maxSessionLength)
                 let pass = network.forward(batch, p)
                 logits.withUnsafeMutableBufferPointer { buffer in
-                    network.scorer.scores(pass.sessions, p, into: buffer.baseAddress!)
+                    network.scorer.scores(pass.sessions, p, into: buffer.baseAddress!, threads: threads)
                     let logitBox = UncheckedBox(UnsafePointer(buffer.baseAddress!))
                     ranks.withUnsafeMutableBufferPointer { rankBuffer in
                         let rankBox = UncheckedBox(rankBuffer.baseAddress!)

@@ -1,3 +1,5 @@
+internal import Dispatch
+
 /// The epoch loop: shuffled batches of prefixes, forward, fused softmax cross-entropy, backward,
 /// Adam. Owns the model, the optimizer state and the reusable buffers.
 public struct Trainer: Sendable {
@@ -24,8 +26,12 @@ public struct Trainer: Sendable {
     public internal(set) var completedEpochs: Int
     /// Fixes the initialization and every epoch's shuffle.
     public let seed: UInt64
-    /// Threads for the element-wise phases; BLAS threads are set by the caller.
+    /// Threads for the scoring products and the element-wise phases. Set BLAS to one thread
+    /// (`BLAS.setThreadCount(1)`) while training: the trainer splits the work itself.
     public var threads: Int
+
+    /// Seconds spent in each phase of training so far (for benchmarks and progress reports).
+    public internal(set) var timings = PhaseTimings()
 
     private var gradients: [Float]
     private var logits: [Float] = []
@@ -77,7 +83,9 @@ public struct Trainer: Sendable {
         for batchIndex in 0..<batchCount {
             let lower = batchIndex * c.batchSize
             let indices = order[lower..<min(order.count, lower + c.batchSize)]
+            let batchStart = PhaseTimings.now()
             let batch = SessionBatch(examples, indices: indices, maxLength: c.maxSessionLength)
+            timings.batching += PhaseTimings.seconds(since: batchStart)
             let loss = step(batch, learningRate: rate)
             guard loss.isFinite else {
                 throw DANSeRError(
@@ -109,31 +117,80 @@ public struct Trainer: Sendable {
         let threads = threads
         var loss = 0.0
         var optimizer = self.optimizer
+        var timings = self.timings
         model.parameters.withUnsafeMutableBufferPointer { values in
             gradients.withUnsafeMutableBufferPointer { grads in
                 logits.withUnsafeMutableBufferPointer { logitBuffer in
                     let p = ParameterAccess(values: values.baseAddress!, gradients: grads.baseAddress!)
-                    // The scorer overwrites the embedding gradient rows 1...N; zero the rest.
                     let table = network.scorer.table
-                    grads.baseAddress!.update(repeating: 0, count: table.offset + table.cols)
+                    let fused = FusedScoringStep(scorer: network.scorer, threads: threads)
+                    // The embedding gradient buffer stays zero between steps except for the rows a
+                    // step touches (the fused update re-zeroes them); zero the rest here.
                     let rest = table.offset + table.count
                     (grads.baseAddress! + rest).update(repeating: 0, count: grads.count - rest)
+                    var clock = PhaseTimings.now()
                     let pass = network.forward(batch, p)
-                    network.scorer.scores(pass.sessions, p, into: logitBuffer.baseAddress!)
-                    loss = SoftmaxCrossEntropy.lossAndGradient(
-                        logits: logitBuffer.baseAddress!, rows: rows, columns: itemCount,
-                        targets: batch.targets, threads: threads)
+                    timings.sessionForward += PhaseTimings.lap(&clock)
+                    network.scorer.scores(pass.sessions, p, into: logitBuffer.baseAddress!, threads: threads)
+                    timings.scoring += PhaseTimings.lap(&clock)
+                    let (batchLoss, scales) = fused.exponentiate(
+                        logits: logitBuffer.baseAddress!, rows: rows, targets: batch.targets)
+                    loss = batchLoss
+                    timings.loss += PhaseTimings.lap(&clock)
                     guard loss.isFinite else { return }
-                    let ds = network.scorer.backward(
-                        sessions: pass.sessions, logitGradient: logitBuffer.baseAddress!, p, accumulate: false)
+                    let ds = fused.sessionGradient(
+                        probabilities: logitBuffer.baseAddress!, scales: scales, targets: batch.targets,
+                        hidden: pass.sessions.cols, p)
+                    timings.scoringBackward += PhaseTimings.lap(&clock)
                     network.backward(pass, sessionGradient: ds, batch: batch, p)
-                    optimizer.update(
-                        values: values.baseAddress!, gradients: grads.baseAddress!,
-                        learningRate: learningRate, l2: l2, threads: threads)
+                    timings.sessionBackward += PhaseTimings.lap(&clock)
+                    let step = optimizer.begin(learningRate: learningRate, l2: l2)
+                    optimizer.withMoments { m, v in
+                        AdamState.apply(
+                            step, values: values.baseAddress!, gradients: grads.baseAddress!, m: m, v: v,
+                            range: rest..<grads.count)
+                        fused.updateEmbedding(
+                            probabilities: logitBuffer.baseAddress!, scales: scales, sessions: pass.sessions,
+                            targets: batch.targets, touchedRows: batch.nodeItems, adam: step, m: m, v: v, p)
+                    }
+                    timings.optimizer += PhaseTimings.lap(&clock)
+                    timings.scoredRows += rows
                 }
             }
         }
         self.optimizer = optimizer
+        self.timings = timings
         return loss
+    }
+}
+
+/// Wall-clock seconds per training phase, summed over steps.
+public struct PhaseTimings: Sendable {
+    public var batching = 0.0
+    public var sessionForward = 0.0
+    /// The (B x d) x (d x N) product.
+    public var scoring = 0.0
+    public var loss = 0.0
+    /// The two backward products of scoring.
+    public var scoringBackward = 0.0
+    public var sessionBackward = 0.0
+    public var optimizer = 0.0
+    /// Session rows scored so far (the m of the scoring products).
+    public var scoredRows = 0
+
+    public init() {}
+
+    public var total: Double {
+        batching + sessionForward + scoring + loss + scoringBackward + sessionBackward + optimizer
+    }
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    static func seconds(since start: UInt64) -> Double { Double(now() &- start) / 1e9 }
+
+    static func lap(_ clock: inout UInt64) -> Double {
+        let current = now()
+        defer { clock = current }
+        return Double(current &- clock) / 1e9
     }
 }

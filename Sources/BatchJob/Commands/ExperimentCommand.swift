@@ -1,0 +1,225 @@
+import ArgumentParser
+import DANSeR
+import Foundation
+
+/// `danser-batch experiment`: trains and evaluates a configuration on a click file, with the
+/// standard split and filters, printing one table row per epoch. No database involved.
+struct ExperimentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "experiment",
+        abstract: "Train and evaluate a model configuration on a click log (generic CSV, gzip or not).",
+        discussion: """
+            Sessions whose last click is at or after --test-from are test sessions. Filters: 1-click \
+            sessions, items with fewer than 5 clicks, test clicks on items unseen in training. Each epoch \
+            prints loss, P@20, MRR@20, P@10, MRR@10, NDCG@20 (percent), training prefixes/s, seconds, peak memory.
+            """
+    )
+
+    @Option(help: "Click log: session_id,item_id,timestamp (ISO 8601), optional header; '.gz' or plain.")
+    var clicks: String
+
+    @Option(help: "Start of the test window, ISO 8601 (e.g. 2016-05-25 or 2016-05-25T00:00:00Z).")
+    var testFrom: String
+
+    @Option(help: ArgumentHelp(
+        "Drop items with fewer clicks than this (the standard filter is 5).",
+        discussion: "The published benchmark files are already the output of this filter; since the filter is not "
+            + "idempotent, pass 1 for them to get the canonical split."))
+    var minItemClicks = 5
+
+    @Option(help: "Model configuration preset: srgnn or danser.")
+    var config = "srgnn"
+
+    @Option(help: "Epochs to train (counted from the start, including epochs restored from --checkpoint).")
+    var epochs = 10
+
+    @Option(help: "Random seed for initialization and shuffling.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Threads for matrix products and element-wise work.")
+    var threads = 2
+
+    @Option(help: "Batch size (default: the configuration's, 100).")
+    var batchSize: Int?
+
+    @Option(help: "Cut longer sessions to their most recent clicks (default: the configuration's, 200).")
+    var maxSessionLength: Int?
+
+    @Option(help: "Keep only the most recent N training sessions (a smaller experiment).")
+    var trainSessions: Int?
+
+    @Option(help: "Keep only the first N test sessions (a quicker evaluation).")
+    var testSessions: Int?
+
+    @Option(help: "Checkpoint file written after every epoch; if it exists, training resumes from it.")
+    var checkpoint: String?
+
+    @Flag(help: "Ignore an existing --checkpoint file and start from scratch (it is overwritten).")
+    var restart = false
+
+    func validate() throws {
+        guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be between 1 and 1000 (got \(epochs)).") }
+        guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads)).") }
+        guard minItemClicks >= 1 else { throw ValidationError("--min-item-clicks must be at least 1 (got \(minItemClicks)).") }
+        guard ModelConfiguration.preset(named: config) != nil else {
+            throw ValidationError("--config must be srgnn or danser (got '\(config)').")
+        }
+        guard GenerateCommand.parseDay(testFrom) != nil else {
+            throw ValidationError("--test-from must be an ISO 8601 date or time, e.g. 2016-05-25 (got '\(testFrom)').")
+        }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1.") }
+        if let trainSessions, trainSessions < 1 { throw ValidationError("--train-sessions must be at least 1.") }
+        if let testSessions, testSessions < 1 { throw ValidationError("--test-sessions must be at least 1.") }
+    }
+
+    func run() throws {
+        var configuration = ModelConfiguration.preset(named: config)!
+        if let batchSize { configuration.batchSize = batchSize }
+        if let maxSessionLength { configuration.maxSessionLength = maxSessionLength }
+        do {
+            try configuration.validate()
+            try experiment(configuration)
+        } catch let error as DANSeRError {
+            printError("\(error)")
+            switch error.code {
+            case .invalidConfiguration, .notImplemented: throw ExitCode(ExitStatus.config.rawValue)
+            case .cancelled: throw ExitCode(ExitStatus.interrupted.rawValue)
+            default: throw ExitCode(ExitStatus.dataError.rawValue)
+            }
+        } catch let error as InputError {
+            printError(error.description)
+            throw ExitCode(error.code == .corrupt ? ExitStatus.dataError.rawValue : ExitStatus.noInput.rawValue)
+        }
+    }
+
+    private func experiment(_ configuration: ModelConfiguration) throws {
+        // The trainer and evaluator split the large products themselves: BLAS runs single-threaded.
+        BLAS.setThreadCount(1)
+        let started = Date()
+        let (split, badRows) = try readSplit(maxSessionLength: configuration.maxSessionLength)
+        var trainingSessions = split.training
+        var testingSessions = split.test
+        if let trainSessions, trainSessions < trainingSessions.count {
+            trainingSessions = Array(trainingSessions.suffix(trainSessions))
+        }
+        if let testSessions, testSessions < testingSessions.count {
+            testingSessions = Array(testingSessions.prefix(testSessions))
+        }
+        let training = PrefixSet(sessions: trainingSessions)
+        let test = PrefixSet(sessions: testingSessions)
+        print("data: \(split.report)")
+        if badRows > 0 { print("data: \(badRows) unreadable rows skipped (see messages above)") }
+        if split.report.truncatedSessions > 0 {
+            print("data: \(split.report.truncatedSessions) sessions longer than \(configuration.maxSessionLength) clicks "
+                + "were cut to their most recent clicks")
+        }
+        print("training prefixes: \(training.count)  test prefixes: \(test.count)  items: \(split.itemCount)  "
+            + "(training sessions \(trainingSessions.count), test sessions \(testingSessions.count)); "
+            + String(format: "read in %.1f s", Date().timeIntervalSince(started)))
+
+        var trainer = try makeTrainer(configuration, itemCount: split.itemCount)
+        print("model: \(config), d \(configuration.hiddenSize), \(trainer.model.layout.totalCount) weights, "
+            + "batch \(configuration.batchSize), seed \(trainer.seed), threads \(threads)")
+        fflush(nil)
+        print("epoch   lr        loss     P@20    MRR@20  P@10    MRR@10  NDCG@20  prefixes/s  train s  eval s  peak MiB")
+        fflush(nil)
+        let interactive = isatty(STDERR_FILENO) != 0
+        while trainer.completedEpochs < epochs {
+            let epochStart = Date()
+            let summary = try trainer.trainEpoch(on: training) { progress in
+                if interactive, progress.batch % 50 == 0 || progress.batch == progress.batchCount {
+                    FileHandle.standardError.write(Data(String(
+                        format: "\repoch %d batch %d/%d loss %.4f", progress.epoch + 1, progress.batch,
+                        progress.batchCount, progress.meanLoss).utf8))
+                }
+                return true
+            }
+            if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            let trainSeconds = Date().timeIntervalSince(epochStart)
+            if let checkpoint { try save(Checkpoint(trainer), to: checkpoint) }
+            let evalStart = Date()
+            let result = Evaluator.evaluate(
+                trainer.model, on: test, batchSize: configuration.batchSize, threads: threads)
+            let evalSeconds = Date().timeIntervalSince(evalStart)
+            print(String(
+                format: "%5d   %.1e  %7.4f  %6.2f  %6.2f  %6.2f  %6.2f  %6.2f   %10.0f  %7.1f  %6.1f  %8.0f",
+                summary.epoch + 1, summary.learningRate, summary.meanLoss,
+                100 * result.precision(at: 20), 100 * result.reciprocalRank(at: 20),
+                100 * result.precision(at: 10), 100 * result.reciprocalRank(at: 10), 100 * result.ndcg(at: 20),
+                Double(summary.examples) / trainSeconds, trainSeconds, evalSeconds, PeakMemory.mebibytes()))
+            let t = trainer.timings
+            print(String(
+                format: "        phases (s, cumulative): batching %.1f  forward %.1f  scoring %.1f  loss %.1f  "
+                    + "scoring backward %.1f  backward %.1f  adam %.1f",
+                t.batching, t.sessionForward, t.scoring, t.loss, t.scoringBackward, t.sessionBackward, t.optimizer))
+            fflush(nil)
+        }
+    }
+
+    /// Reads and splits the click file; bad rows are reported and counted, never silently dropped.
+    private func readSplit(maxSessionLength: Int) throws -> (SessionSplit<String>, Int) {
+        let reader = try LineReader(path: clicks)
+        var records: [Click<String, String>] = []
+        var badRows = 0
+        try reader.forEachLine { number, bytes, truncated in
+            if number == 1 && GenericClickCSV.isHeader(bytes) { return }
+            if bytes.isEmpty { return }
+            switch GenericClickCSV.parse(bytes) {
+            case .success(let record) where !truncated:
+                records.append(Click(session: record.sessionID, item: record.itemID, time: record.timeMicros))
+            case .success:
+                badRows += 1
+                if badRows <= 10 { printError("\(clicks) line \(number): line too long; skipped") }
+            case .failure(let problem):
+                badRows += 1
+                if badRows <= 10 { printError("\(clicks) line \(number): \(problem.reason); skipped") }
+            }
+        }
+        let split = try SessionSplit(
+            clicks: records, testFrom: GenerateCommand.parseDay(testFrom)!, minItemClicks: minItemClicks,
+            maxSessionLength: maxSessionLength)
+        return (split, badRows)
+    }
+
+    private func makeTrainer(_ configuration: ModelConfiguration, itemCount: Int) throws -> Trainer {
+        if let checkpoint, !restart, FileManager.default.fileExists(atPath: checkpoint) {
+            guard let data = FileManager.default.contents(atPath: checkpoint) else {
+                throw InputError(code: .unreadable, path: checkpoint, detail: "cannot read the checkpoint")
+            }
+            let trainer: Trainer
+            do {
+                trainer = try Checkpoint(decoding: data).makeTrainer(
+                    expecting: configuration, itemCount: itemCount, threads: threads)
+            } catch {
+                throw DANSeRError(error.code, "\(checkpoint): \(error.message) (or pass --restart to overwrite it)")
+            }
+            print("resumed from \(checkpoint) after epoch \(trainer.completedEpochs) (seed \(trainer.seed))")
+            return trainer
+        }
+        return try Trainer(configuration: configuration, itemCount: itemCount, seed: seed, threads: threads)
+    }
+
+    /// Writes next to the target, then renames, so a crash never leaves half a checkpoint.
+    private func save(_ snapshot: Checkpoint, to path: String) throws {
+        let temporary = path + ".partial"
+        do {
+            try snapshot.encoded().write(to: URL(fileURLWithPath: temporary))
+        } catch {
+            printError("cannot write the checkpoint \(temporary): \(error.localizedDescription). Check the folder exists and is writable.")
+            throw ExitCode(ExitStatus.cantCreate.rawValue)
+        }
+        guard rename(temporary, path) == 0 else {
+            printError("cannot replace the checkpoint \(path): \(String(cString: strerror(errno))). Check the folder is writable.")
+            throw ExitCode(ExitStatus.cantCreate.rawValue)
+        }
+    }
+}
+
+/// The process's peak resident memory, from the kernel's accounting.
+enum PeakMemory {
+    static func mebibytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
+    }
+}
