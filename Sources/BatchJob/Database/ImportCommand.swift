@@ -56,8 +56,16 @@ struct ImportCommand: ParsableCommand {
                 print(Self.summary(outcome))
                 anyQuarantined = anyQuarantined || outcome.quarantined > 0
             }
+            print("peak memory: \(Self.peakResidentMiB()) MiB")
         }
         if anyQuarantined { throw ExitCode(ExitStatus.quarantined.rawValue) }
+    }
+
+    /// Peak resident memory of this process so far, in MiB.
+    static func peakResidentMiB() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_maxrss / 1024
     }
 
     static func summary(_ outcome: ClickImporter.Outcome) -> String {
