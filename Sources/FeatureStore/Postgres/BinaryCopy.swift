@@ -11,7 +11,8 @@ public struct BinaryCopyWriter: ~Copyable {
     /// The most bytes ever buffered at once (for tests of bounded memory).
     public private(set) var peakBufferedBytes = 0
 
-    init(flushThreshold: Int = 1 << 20, send: @escaping ([UInt8]) throws -> Void) {
+    /// A writer that hands each filled buffer to `send` (a file, or the server via `copyIn`).
+    public init(flushThreshold: Int = 1 << 20, send: @escaping ([UInt8]) throws -> Void) {
         self.flushThreshold = flushThreshold
         self.send = send
         buffer.reserveCapacity(flushThreshold + 4096)
@@ -89,7 +90,7 @@ public struct BinaryCopyWriter: ~Copyable {
     }
 
     /// Appends the trailer and sends what is left.
-    mutating func finish() throws {
+    public mutating func finish() throws {
         buffer.appendBigEndian(Int16(-1))
         try flush()
     }

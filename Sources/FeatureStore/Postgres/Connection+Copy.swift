@@ -29,6 +29,25 @@ extension Connection {
         return try finishCopy(statement: sql)
     }
 
+    /// Streams ready-made binary COPY bytes (e.g. rows spooled to a file by a `BinaryCopyWriter`)
+    /// into `COPY ... FROM STDIN (FORMAT binary)`. `produce` calls `send` once per piece.
+    @discardableResult
+    public func copyIn(_ sql: String, rawBytes produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int {
+        _ = try check(PQexec(handle, sql), statement: sql)
+        do {
+            try produce { bytes in
+                let sent = PQputCopyData(handle, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
+                if sent != 1 { throw FeatureStoreError(.copyFailed, "sending COPY data failed") }
+            }
+        } catch {
+            PQputCopyEnd(handle, "aborted by the client")
+            drainResults()
+            throw error
+        }
+        guard PQputCopyEnd(handle, nil) == 1 else { throw lastError(statement: sql) }
+        return try finishCopy(statement: sql)
+    }
+
     /// Streams the rows of `COPY ... TO STDOUT (FORMAT binary)` to `consume`, one at a time.
     /// Returns the row count.
     @discardableResult

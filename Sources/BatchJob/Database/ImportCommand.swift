@@ -1,0 +1,84 @@
+import ArgumentParser
+import FeatureStore
+import Foundation
+import Logging
+
+/// `danser-batch import FILE...`: loads click logs into `danser.click_log`.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Load click-log files into the click_log table (binary COPY, streaming; .gz read directly).",
+        discussion: """
+            Formats (detected from the first line, or --format): generic-csv (session_id,item_id,timestamp), \
+            diginetica (raw CIKM Cup 2016 views), yoochoose (raw RecSys 2015 clicks), yoochoose-tsv \
+            (SessionId<TAB>ItemId<TAB>Time), retailrocket (timestamp<TAB>user_id<TAB>item_id<TAB>session_id).
+            Each file is one transaction; a file already imported (same bytes) is skipped. Bad rows go to \
+            danser.quarantine with file, line and reason. Exit 0: all rows imported; 3: done, some rows \
+            quarantined; 66: a file is missing; 65: a file's format is not recognised or it is damaged.
+            """
+    )
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(help: "Input format; default: detected from each file's first line.")
+    var format: ClickFormat?
+
+    @Option(help: "Longest accepted line in bytes; longer lines are quarantined.")
+    var maxLineLength = 65_536
+
+    @Argument(help: "Click-log files (plain or .gz).")
+    var files: [String]
+
+    func validate() throws {
+        guard maxLineLength >= 64 else { throw ValidationError("--max-line-length must be at least 64 (got \(maxLineLength)).") }
+    }
+
+    func run() throws {
+        output.bootstrap()
+        let logger = Logger(label: "danser.import")
+        var anyQuarantined = false
+        try FailureReport.run {
+            for file in files where !FileManager.default.isReadableFile(atPath: file) {
+                throw InputError(code: FileManager.default.fileExists(atPath: file) ? .unreadable : .notFound, path: file,
+                    detail: FileManager.default.fileExists(atPath: file) ? "permission denied" : "no such file")
+            }
+            let configuration = try database.connectionConfiguration(logger: logger)
+            let db = Database(configuration, logger: logger)
+            try Migrator(try database.migrations(), logger: logger).apply(on: try db.connection())
+            var importer = ClickImporter(database: db, logger: logger)
+            importer.maxLineLength = maxLineLength
+            for file in files {
+                let outcome: ClickImporter.Outcome
+                do { outcome = try importer.importFile(file, format: format) } catch let error as ImportError {
+                    printError(error.description)
+                    throw ExitCode(ExitStatus.dataError.rawValue)
+                }
+                print(Self.summary(outcome))
+                anyQuarantined = anyQuarantined || outcome.quarantined > 0
+            }
+            print("peak memory: \(Self.peakResidentMiB()) MiB")
+        }
+        if anyQuarantined { throw ExitCode(ExitStatus.quarantined.rawValue) }
+    }
+
+    /// Peak resident memory of this process so far, in MiB.
+    static func peakResidentMiB() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_maxrss / 1024
+    }
+
+    static func summary(_ outcome: ClickImporter.Outcome) -> String {
+        if outcome.alreadyImported {
+            return "\(outcome.file): already imported (import \(outcome.importID)); nothing to do"
+        }
+        var text = "\(outcome.file): \(outcome.imported) rows imported, \(outcome.quarantined) quarantined "
+            + "(\(outcome.format.rawValue), import \(outcome.importID), \(String(format: "%.2f", outcome.seconds)) s)"
+        if outcome.quarantined > 0 {
+            let kinds = outcome.quarantinedByKind.sorted { $0.value > $1.value }.map { "\($0.key.rawValue): \($0.value)" }
+            text += "\n  quarantined: " + kinds.joined(separator: ", ")
+            text += "\n  see: SELECT line_number, reason, raw_line FROM danser.quarantine WHERE import_id = \(outcome.importID) ORDER BY line_number"
+        }
+        return text
+    }
+}

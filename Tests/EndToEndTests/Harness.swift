@@ -1,0 +1,103 @@
+@testable import FeatureStore
+import Foundation
+
+/// A real PostgreSQL for the end-to-end tests (`TEST_DATABASE_URL`, or a throwaway embedded
+/// cluster started once per process and stopped at exit), and a way to run the built
+/// `danser-batch` executable against a fresh database.
+enum Harness {
+    static let server: Result<ConnectionConfiguration, any Error> = {
+        if let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty {
+            return .success(ConnectionConfiguration(url))
+        }
+        let folder = "/tmp/danser-e2e-\(getpid())"
+        var embedded = EmbeddedServer(stateDirectory: folder)
+        embedded.unsafeFast = true
+        embedded.databaseName = "postgres"
+        ClusterFolder.path = folder
+        atexit {
+            guard let folder = ClusterFolder.path else { return }
+            try? EmbeddedServer(stateDirectory: folder).stop()
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+        return Result { try embedded.start() }
+    }()
+
+    /// A new empty database; returns its configuration.
+    static func makeDatabase() throws -> ConnectionConfiguration {
+        let admin = try server.get()
+        let name = "e2e_\(UInt64.random(in: 0...UInt64.max) & 0xffff_ffff_ffff)"
+        try Connection(admin).query("CREATE DATABASE \(name)")
+        return admin.withDatabase(name)
+    }
+
+    /// The `danser-batch` executable built beside this test bundle.
+    static var executable: String {
+        let bundleFolder = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            .deletingLastPathComponent()
+        var folder = bundleFolder
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("danser-batch").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        return bundleFolder.appendingPathComponent("danser-batch").path
+    }
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `danser-batch` with `DATABASE_URL` pointing at `database` (passed in the environment,
+    /// never on the command line).
+    static func run(_ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "TEST_DATABASE_URL"] { environment[key] = nil }
+        if let database { environment["DATABASE_URL"] = database.expandedConninfo() }
+        environment["DANSER_SQL_DIR"] = projectRoot + "/sql"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        // Standard error goes to a file so that a full pipe can never block the child.
+        let errPath = NSTemporaryDirectory() + "danser-e2e-\(UUID().uuidString).err"
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let errData = FileManager.default.contents(atPath: errPath) ?? Data()
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    static var projectRoot: String {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        }
+        return "."
+    }
+
+    /// `../shared/data/samples`, or nil on a machine without it (tests then skip).
+    static var samplesFolder: String? {
+        let folder = URL(fileURLWithPath: projectRoot).deletingLastPathComponent().appendingPathComponent("shared/data/samples").path
+        return FileManager.default.fileExists(atPath: folder) ? folder : nil
+    }
+
+    static func temporaryFile(_ bytes: [UInt8], suffix: String = ".csv") throws -> String {
+        let path = NSTemporaryDirectory() + "danser-e2e-\(UUID().uuidString)\(suffix)"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
+
+enum ClusterFolder {
+    nonisolated(unsafe) static var path: String?
+}
