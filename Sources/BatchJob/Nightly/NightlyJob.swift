@@ -115,6 +115,7 @@ final class NightlyJob {
             try QuarantineStore().add(clicks.unusable, runID: runID, on: connection)
             logger.warning("rows of the click source were unusable and quarantined", metadata: ["rows": "\(clicks.unusable.count)"])
         }
+        summary.syntheticData = !clicks.sessionIDs.isEmpty && clicks.sessionIDs.allSatisfy { $0.hasPrefix("synthetic-") }
         summary.counts["clicks"] = clicks.clickCount
         summary.counts["sessions"] = clicks.sessionIDs.count
         summary.counts["quarantined"] = clicks.unusable.count

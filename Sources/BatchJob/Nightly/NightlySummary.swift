@@ -23,4 +23,6 @@ struct NightlySummary {
     var embeddingBytes: Int?
     var reportPath: String?
     var notes: [String] = []
+    /// True when every session id of the input is a generated one (`danser-batch generate`).
+    var syntheticData = false
 }
