@@ -60,11 +60,12 @@ struct NightlyCommand: ParsableCommand {
         } catch {
             failure = error
         }
-        if job.summary.runID != nil {
-            RunOutputs(settings: settings, summary: job.summary, connection: connection, logger: logger).write()
+        var summary = job.summary
+        if summary.runID != nil {
+            summary.reportPath = RunOutputs(settings: settings, summary: summary, connection: connection, logger: logger).write()
         }
         if let failure { throw failure }
-        NightlyPrinter.print(job.summary, settings: settings, status: status)
+        NightlyPrinter.print(summary, settings: settings, status: status)
         return status
     }
 }

@@ -10,8 +10,11 @@ struct RunOutputs {
     let connection: Connection
     let logger: Logger
 
-    func write() {
-        guard let runID = summary.runID else { return }
+    /// Writes what is configured; returns the report's path if one was written.
+    @discardableResult
+    func write() -> String? {
+        guard let runID = summary.runID else { return nil }
+        var reportPath: String?
         let ledger = RunLedger()
         let history = (try? ledger.recent(command: "nightly", limit: 60, on: connection)) ?? []
         if let folder = settings.reportDirectory {
@@ -19,7 +22,7 @@ struct RunOutputs {
                 let path = try report(runID: runID, history: history).write(to: folder)
                 try connection.query("UPDATE danser.runs SET report_path = $2 WHERE run_id = $1", [.int64(runID), .text(path)])
                 logger.info("report written", metadata: ["path": "\(path)"])
-                printReportPath(path)
+                reportPath = path
             } catch {
                 logger.warning("could not write the run report; the run itself is unaffected", metadata: ["folder": "\(folder)", "error": "\(error)"])
             }
@@ -43,6 +46,7 @@ struct RunOutputs {
                 logger.warning("could not write the metrics file", metadata: ["folder": "\(folder)", "error": "\(error)"])
             }
         }
+        return reportPath
     }
 
     private func report(runID: Int64, history: [RunRecord]) -> RunReport {
@@ -69,9 +73,6 @@ struct RunOutputs {
         return report
     }
 
-    private func printReportPath(_ path: String) {
-        FileHandle.standardError.write(Data("report: \(path)\n".utf8))
-    }
 }
 
 /// The few lines a person reads after a night on a terminal (standard output).
@@ -98,6 +99,7 @@ enum NightlyPrinter {
             }
         }
         Swift.print("sessions scored: \(summary.counts["sessions_scored"] ?? 0), rows: \(summary.counts["recommendation_rows"] ?? 0), quarantined: \(summary.counts["quarantined"] ?? 0)")
+        if let path = summary.reportPath { Swift.print("report: \(path)") }
         Swift.print("stages: " + summary.timings.map { "\($0.stage) \(String(format: "%.1f", $0.seconds))s" }.joined(separator: ", "))
     }
 }
