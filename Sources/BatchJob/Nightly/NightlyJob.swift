@@ -35,22 +35,22 @@ final class NightlyJob {
     func run() throws -> ExitStatus {
         let asOfDay = Int32(settings.asOf.day)
         guard let lock = try AdvisoryLock.tryAcquire(Self.lockName, configuration: database, logger: logger) else {
-            try ledger.recordSkipped(command: "nightly", asOfDay: asOfDay, reason: "another run holds the job lock", host: Self.host, pid: getpid(), on: connection)
+            try ledger.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "another run holds the job lock", host: Self.host, pid: getpid(), on: connection)
             logger.warning("another nightly run holds the job lock; this one did nothing", metadata: ["as_of": "\(settings.asOf)"])
             return .skipped
         }
         defer { lock.release() }
-        let abandoned = try ledger.closeAbandoned(command: "nightly", on: connection)
+        let abandoned = try ledger.closeAbandoned(command: settings.command, on: connection)
         if abandoned > 0 { logger.notice("closed runs left open by a killed process", metadata: ["runs": "\(abandoned)"]) }
-        if !settings.rerun, let done = try ledger.lastSucceeded(command: "nightly", asOfDay: asOfDay, on: connection) {
-            try ledger.recordSkipped(command: "nightly", asOfDay: asOfDay, reason: "already completed by run \(done.runID)", host: Self.host, pid: getpid(), on: connection)
+        if !settings.rerun, let done = try ledger.lastSucceeded(command: settings.command, asOfDay: asOfDay, on: connection) {
+            try ledger.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "already completed by run \(done.runID)", host: Self.host, pid: getpid(), on: connection)
             logger.info("this date already succeeded; nothing to do (use --rerun to recompute)", metadata: ["as_of": "\(settings.asOf)", "run": "\(done.runID)"])
             summary.alreadyDone = done.runID
             return .ok
         }
-        let runID = try ledger.start(command: "nightly", asOfDay: asOfDay, host: Self.host, pid: getpid(), on: connection)
+        let runID = try ledger.start(command: settings.command, asOfDay: asOfDay, host: Self.host, pid: getpid(), on: connection)
         summary.runID = runID
-        logger.info("nightly run started", metadata: ["run": "\(runID)", "as_of": "\(settings.asOf)"])
+        logger.info("\(settings.command) run started", metadata: ["run": "\(runID)", "as_of": "\(settings.asOf)"])
         do {
             try stages(runID: runID)
             summary.status = "succeeded"
@@ -69,7 +69,7 @@ final class NightlyJob {
     private func stages(runID: Int64) throws {
         let ingested = try timed("ingest") { try ingest(runID: runID) }
         try ShutdownSignal.check("ingest")
-        let prepared = try timed("prepare") { try prepare(ingested) }
+        let prepared = settings.scoreOnly ? nil : try timed("prepare") { try prepare(ingested) }
         try ShutdownSignal.check("prepare")
         var scoringModel: Model?
         var scoringVersion: Int64?
@@ -318,6 +318,7 @@ final class NightlyJob {
         recommender.threads = settings.threads
         var observer = RecommendationObserver(itemCount: model.itemCount, popularity: fallback.clicks)
         let staging = try publisher.createStaging(day: day, on: connection)
+        Self.holdForFaultTests("DANSER_TEST_HOLD_SCORING_SECONDS")
         let progress = ProgressReporter(label: "score", total: Int64(sessions.count), unit: "sessions", logger: logger)
         try publisher.copy(into: staging, day: day, modelVersion: version, runID: runID, on: connection) { write in
             try recommender.topK(sessions, k: settings.topK, excludeSeen: settings.excludeSeen) { first, results in
@@ -407,6 +408,14 @@ final class NightlyJob {
     }
 
     static var host: String { ProcessInfo.processInfo.hostName }
+
+    /// Fault-injection hook for the kill tests: sleeps the given seconds at a stage's riskiest
+    /// point (set only by tests; unset in production, where it costs one lookup).
+    static func holdForFaultTests(_ variable: String) {
+        if let text = ProcessInfo.processInfo.environment[variable], let seconds = Double(text), seconds > 0 {
+            Thread.sleep(forTimeInterval: min(seconds, 600))
+        }
+    }
 }
 
 /// The split and decisions the training stage works from.

@@ -39,6 +39,12 @@ struct NightlySettings: Sendable {
     var metricsDirectory: String?
     /// Run even if the date already succeeded.
     var rerun = false
+    /// Only score with the current champion (`danser-batch score`): no ingest of a training set,
+    /// no training, no gate.
+    var scoreOnly = false
+
+    /// The ledger's name for this kind of run.
+    var command: String { scoreOnly ? "score" : "nightly" }
 
     var evaluationStartMicros: Int64 { asOf.adding(days: -evaluationDays).startMicros }
 }
