@@ -134,4 +134,31 @@ import Testing
         #expect(locked.stderr.contains("holds the job lock"))
         #expect(try state(database).days.count == 10)
     }
+
+    /// The job role runs prune (it calls the definer function and deletes models) without being
+    /// able to create schemas; a missing migration is refused with exit 78 instead of applied.
+    @Test func runsAsTheJobRole() throws {
+        let database = try prepare()
+        let owner = try Connection(database)
+        let script = try String(contentsOfFile: Harness.projectRoot + "/sql/roles.sql", encoding: .utf8)
+        for attempt in 1...5 {  // roles are cluster-wide: another test may apply them at the same moment
+            do {
+                try Migrator.applyRoles(script: script, on: owner)
+                break
+            } catch where attempt < 5 {
+                Thread.sleep(forTimeInterval: 0.2 * Double(attempt))
+            }
+        }
+        let job = "job_\(UInt32.random(in: 0...UInt32.max))"
+        try owner.query("CREATE ROLE \(job) LOGIN IN ROLE danser_job")
+        let pruned = try Harness.run(["prune", "--keep-days", "3", "--keep-models", "1"], database: database.withUser(job))
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        #expect(pruned.stdout.contains("7 days dropped, 4 models deleted"), "\(pruned.stdout)")
+        #expect(try state(database).models == [4, 6, 7])
+
+        try owner.query("DELETE FROM danser.schema_migrations WHERE version = 3")
+        let behind = try Harness.run(["prune", "--keep-days", "3", "--keep-models", "1"], database: database.withUser(job))
+        #expect(behind.status == 78, "\(behind.stderr)")
+        #expect(behind.stderr.contains("0003_nightly_publication") && behind.stderr.contains("danser-batch migrate"), "\(behind.stderr)")
+    }
 }

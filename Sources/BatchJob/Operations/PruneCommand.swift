@@ -45,8 +45,14 @@ struct PruneCommand: ParsableCommand {
         output.bootstrap()
         let logger = Logger(label: "danser.prune")
         try FailureReport.run {
-            let connection = try database.migratedConnection(logger: logger)
             let configuration = try database.connectionConfiguration(logger: logger)
+            let connection = try Database(configuration, logger: logger).connection()
+            // Only checks the schema (the job role may not create schemas): migrating is the owner's job.
+            let pending = try Migrator(try database.migrations(), logger: logger).pending(on: connection)
+            guard pending.isEmpty else {
+                throw FeatureStoreError(.configuration, "the database lacks migrations \(pending.map(\.name).joined(separator: ", "))",
+                    hint: "run danser-batch migrate as the schema owner first")
+            }
             guard let lock = try AdvisoryLock.tryAcquire(NightlyJob.lockName, configuration: configuration, logger: logger) else {
                 throw JobError(.lockHeld, "a nightly run holds the job lock; nothing was pruned. Run prune again after it ends.")
             }
