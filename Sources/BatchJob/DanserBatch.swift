@@ -10,6 +10,7 @@ struct DanserBatch: AsyncParsableCommand {
         subcommands: [
             NightlyCommand.self, DemoCommand.self, GenerateCommand.self, MigrateCommand.self, DbCommand.self, ImportCommand.self,
             ExperimentCommand.self, BenchCommand.self,
+            PruneCommand.self,
         ]
     )
 }
