@@ -384,12 +384,14 @@ final class NightlyJob {
         try Checkpoint(decoding: Data(try registry.checkpoint(version: record.version, on: connection))).makeModel()
     }
 
-    /// What determines the model: a rerun with the same fingerprint may reuse it.
+    /// What determines the model: a rerun with the same fingerprint reuses it. The champion is
+    /// left out on purpose: a killed run may already have promoted its candidate, and the
+    /// parent of a night's fine-tune is always the previous night's champion.
     private func fingerprint(_ data: PreparedData, epochs: Int) -> String {
         let parts: [String] = [
             settings.asOf.description, data.mode.rawValue, settings.configurationName, JSON.encode(settings.configuration),
             "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.finetuneWindowDays)",
-            "\(settings.finetuneRateScale)", "\(data.champion?.version ?? 0)", "\(data.split.itemCount)", "\(data.training.count)",
+            "\(settings.finetuneRateScale)", "\(data.split.itemCount)", "\(data.training.count)",
         ]
         return String(ShardSpec.hash(parts.joined(separator: "|")), radix: 16)
     }
