@@ -9,7 +9,7 @@ struct DanserBatch: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             NightlyCommand.self, ScoreCommand.self, BackfillCommand.self, ModelsCommand.self, StatusCommand.self, DemoCommand.self, GenerateCommand.self, MigrateCommand.self, DbCommand.self, ImportCommand.self,
-            ExperimentCommand.self, BenchCommand.self,
+            ExperimentCommand.self, BenchCommand.self, ServingBenchCommand.self,
             PruneCommand.self,
         ]
     )
