@@ -1,0 +1,56 @@
+internal import Foundation
+
+/// Self-adaptive negative sampling (MODEL.md section 6). Selection reads detached scores; the
+/// hard loss then contrasts the target with the selected columns of the same score matrix, so
+/// gradients flow through the gathered scores only, never through the selection.
+enum NegativeSampling {
+    /// Columns of the hard negatives of one session: of the top `candidates` scores other than
+    /// the target's, those within `margin` of the target score, and at least the highest one.
+    static func hardNegatives(
+        _ scores: UnsafePointer<Float>, count: Int, target: Int, candidates: Int, margin: Float,
+        scratch: inout [(index: Int32, score: Float)]
+    ) -> [Int32] {
+        TopK.select(scores, count: count, k: candidates, excluded: [Int32(target)], into: &scratch)
+        let threshold = scores[target] - margin
+        var hard: [Int32] = []
+        for (index, score) in scratch where score >= threshold || hard.isEmpty { hard.append(index) }
+        return hard
+    }
+
+    /// The uniform ablation: `size` distinct columns other than `target`, drawn uniformly.
+    static func uniformNegatives(
+        count: Int, target: Int, size: Int, random: inout RandomSource
+    ) -> [Int32] {
+        let size = min(size, count - 1)
+        var chosen = Set<Int32>()
+        while chosen.count < size {
+            let column = Int32(random.next() % UInt64(count))
+            if column != Int32(target) { chosen.insert(column) }
+        }
+        return chosen.sorted()
+    }
+
+    /// Adds lambda * L_hard of each row to the loss and its gradient (divided by the row count,
+    /// like the cross-entropy's) to `gradient`:
+    ///   L_hard = log(exp(l_t) + sum_{j in H} exp(l_j)) - l_t.
+    /// `scores` are the rows' gathered scores (target first, then the negatives' in order).
+    static func addHardLoss(
+        scores: [[Float]], columns: [[Int32]], targets: [Int], weight: Float, rows: Int, width: Int,
+        gradient: UnsafeMutablePointer<Float>
+    ) -> Double {
+        var loss = 0.0
+        let factor = weight / Float(rows)
+        for row in 0..<scores.count {
+            let gathered = scores[row]
+            let shift = gathered.max() ?? 0
+            let exps = gathered.map { VectorMath.exp($0 - shift) }
+            let total = exps.reduce(0, +)
+            loss += Double(weight) * Double(logf(total) + shift - gathered[0])
+            let g = gradient + row &* width
+            g[targets[row]] += factor * (exps[0] / total - 1)
+            for (i, column) in columns[row].enumerated() { g[Int(column)] += factor * exps[i + 1] / total }
+        }
+        return loss
+    }
+}
+
