@@ -130,7 +130,7 @@ import Testing
         let second = try Harness.run(["migrate"], database: database)
         #expect(second.stdout.contains("0 applied"))
         // A copy of sql/ with an edited, already-applied migration: exit 78.
-        let folder = NSTemporaryDirectory() + "danser-sql-\(UUID().uuidString)"
+        let folder = Harness.scratchFolder + "/sql-\(UUID().uuidString)"
         try FileManager.default.copyItem(atPath: Harness.projectRoot + "/sql", toPath: folder)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: folder + "/0001_feature_store.sql"))
         handle.seekToEndOfFile()
