@@ -86,6 +86,30 @@ import Testing
         #expect(try Connection(database).query("SELECT min(event_time) FROM danser.click_log").scalar() == .timestamptz(1_396_867_869_277_000))
     }
 
+    @Test func aDamagedFileImportsNothingAndAGoodOneStillImports() throws {
+        let database = try Harness.makeDatabase()
+        var text = "session_id,item_id,timestamp\n"
+        for i in 0..<50_000 { text += "s\(i / 5),i\(i % 977),2016-01-01T00:00:00Z\n" }
+        let plain = try Harness.temporaryFile(Array(text.utf8))
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gzip.arguments = ["gzip", "-k", plain]
+        try gzip.run()
+        gzip.waitUntilExit()
+        // Cut the gzip file in half: the reader fails after streaming part of it.
+        let whole = try Data(contentsOf: URL(fileURLWithPath: plain + ".gz"))
+        let damaged = plain + ".cut.gz"
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: damaged))
+        let failed = try Harness.run(["import", damaged], database: database)
+        #expect(failed.status == 65, "\(failed.stderr)")
+        #expect(failed.stderr.contains("damaged"))
+        #expect(try count("SELECT count(*) FROM danser.click_log", database) == 0)
+        #expect(try count("SELECT count(*) FROM danser.imports", database) == 0)
+        let good = try Harness.run(["import", plain + ".gz"], database: database)
+        #expect(good.status == 0)
+        #expect(try count("SELECT count(*) FROM danser.click_log", database) == 50_000)
+    }
+
     @Test func failuresAreOneLineWithTheirOwnExitCode() throws {
         // Missing file: 66, before touching the database.
         let missing = try Harness.run(["import", "/nonexistent/clicks.csv"], database: nil, environment: ["DATABASE_URL": "postgresql://127.0.0.1:1/x"])
