@@ -26,3 +26,8 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA danser GRANT USAGE, SELECT ON SEQUENCES TO da
 GRANT USAGE ON SCHEMA bi TO danser_bi, danser_job;
 GRANT SELECT ON ALL TABLES IN SCHEMA bi TO danser_bi, danser_job;
 ALTER DEFAULT PRIVILEGES IN SCHEMA bi GRANT SELECT ON TABLES TO danser_bi, danser_job;
+
+-- Publication functions of migration 0003 (harmless to repeat).
+GRANT EXECUTE ON FUNCTION danser.create_recommendations_staging(date) TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.publish_recommendations(date, bigint, bigint, bigint) TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.drop_recommendations_day(date) TO danser_job;

@@ -8,7 +8,7 @@ struct DanserBatch: AsyncParsableCommand {
         abstract: "Nightly DANSeR session recommender: ingest, train, publish features, precompute top-K.",
         version: "0.1.0",
         subcommands: [
-            DemoCommand.self, GenerateCommand.self, MigrateCommand.self, DbCommand.self, ImportCommand.self,
+            NightlyCommand.self, DemoCommand.self, GenerateCommand.self, MigrateCommand.self, DbCommand.self, ImportCommand.self,
             ExperimentCommand.self, BenchCommand.self,
         ]
     )

@@ -1,39 +1,95 @@
 import ArgumentParser
 import FeatureStore
+import Foundation
 import Logging
 
-/// `danser-batch demo`: the README's first command. Starts (or reuses) the embedded database,
-/// applies migrations and shows where everything is.
+/// `danser-batch demo`: the README's first command. On the embedded database (or DATABASE_URL):
+/// migrations, a SYNTHETIC click history if the click log is empty, one nightly run for the day
+/// after the last click, then a summary, the top-K of a few sessions and where the report is.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Start the embedded database (or use DATABASE_URL), apply migrations and show its state."
+        abstract: "Run the nightly job on a generated, clearly SYNTHETIC history: no data or database setup needed.",
+        discussion: "Run it again and it reuses the database and the data; a date already done is not recomputed."
     )
+
+    @Option(help: "Sessions of synthetic history to generate when the click log is empty.")
+    var sessions = 20_000
+
+    @Option(help: "Days of synthetic history.")
+    var days = 7
+
+    @Option(help: "Epochs of training.")
+    var epochs = 3
+
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        guard (100...1_000_000).contains(sessions) else { throw ValidationError("--sessions must be between 100 and 1,000,000.") }
+        guard (2...60).contains(days) else { throw ValidationError("--days must be between 2 and 60.") }
+        guard (1...50).contains(epochs) else { throw ValidationError("--epochs must be between 1 and 50.") }
+    }
+
     func run() throws {
         output.bootstrap()
+        ShutdownSignal.install()
         let logger = Logger(label: "danser.demo")
+        var status = ExitStatus.ok
         try FailureReport.run {
-            let embedded = database.configuredServer == nil ? database.embeddedServer : nil
             let connection = try database.migratedConnection(logger: logger)
-            if let embedded {
-                print("database:   embedded PostgreSQL, \(embedded.status())")
-                print("state:      \(embedded.stateDirectory)")
-                print("url:        \(embedded.url)")
+            if database.configuredServer == nil {
+                let embedded = database.embeddedServer
+                print("database: embedded PostgreSQL in \(embedded.stateDirectory) (\(embedded.status()))")
             } else {
-                print("database:   \(connection.configuration)")
+                print("database: \(connection.configuration)")
             }
-            let version = try connection.query("SHOW server_version").scalar()?.stringValue ?? "?"
-            let migrations = try connection.query("SELECT count(*), max(name) FROM danser.schema_migrations").rows()[0]
             let clicks = try connection.query("SELECT count(*) FROM danser.click_log").scalar()?.int64Value ?? 0
-            let imports = try connection.query("SELECT count(*) FROM danser.imports").scalar()?.int64Value ?? 0
-            let quarantined = try connection.query("SELECT count(*) FROM danser.quarantine").scalar()?.int64Value ?? 0
-            print("server:     PostgreSQL \(version)")
-            print("schema:     \(migrations[0].int64Value ?? 0) migrations applied (latest \(migrations[1].stringValue ?? "-"))")
-            print("click log:  \(clicks) clicks from \(imports) imports, \(quarantined) rows quarantined")
-            print("next:       danser-batch import FILE   (stop the server with: danser-batch db stop)")
+            if clicks == 0 { try generateAndImport(logger: logger) }
+            guard let lastClick = try connection.query("SELECT max(event_time) FROM danser.click_log").scalar()?.timestampMicros else {
+                throw JobError(.tooLittleData, "the click log is empty")
+            }
+            let asOf = LogicalDate(day: lastClick / 86_400_000_000 + 1)
+            var settings = NightlySettings(asOf: min(asOf, LogicalDate.today()))
+            settings.epochs = epochs
+            settings.reportDirectory = ProcessInfo.processInfo.environment["DANSER_REPORT_DIR"]
+            print("nightly run for as-of \(settings.asOf) (\(epochs) epochs; progress on standard error)")
+            status = try NightlyCommand.runNight(settings, database: database, logger: logger)
+            try showRecommendations(connection)
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
+    }
+
+    /// A SYNTHETIC history ending at today's midnight, written to the state folder and imported.
+    private func generateAndImport(logger: Logger) throws {
+        var options = SyntheticClickLog.Options()
+        options.sessions = sessions
+        options.days = days
+        options.endMicros = LogicalDate.today().startMicros
+        let folder = database.configuredServer == nil ? database.embeddedServer.stateDirectory : FileManager.default.temporaryDirectory.path
+        let path = folder + "/synthetic-clicks-\(LogicalDate.today()).csv.gz"
+        let count = try GenerateCommand.write(options, to: path)
+        print("generated \(count) SYNTHETIC clicks (\(sessions) sessions over \(days) days) in \(path)")
+        let db = Database(try database.connectionConfiguration(logger: logger), logger: logger)
+        let outcome = try ClickImporter(database: db, logger: logger).importFile(path, format: .genericCSV)
+        print(ImportCommand.summary(outcome))
+    }
+
+    /// The top 5 of three sessions, as an analyst would query them from the BI view.
+    private func showRecommendations(_ connection: Connection) throws {
+        let sample = try connection.query("""
+            SELECT session_id FROM bi.recommendations_current WHERE rank = 1 ORDER BY session_id LIMIT 3
+            """).rows().compactMap { $0.first?.stringValue }
+        guard !sample.isEmpty else {
+            print("no current recommendations to show")
+            return
+        }
+        print("\ntop 5 of three sessions (SELECT ... FROM bi.recommendations_current WHERE session_id = ...):")
+        for session in sample {
+            let rows = try connection.query(
+                "SELECT rank, item_id, score FROM bi.recommendations_current WHERE session_id = $1 AND rank <= 5 ORDER BY rank", [.text(session)]
+            ).rows()
+            print("  \(session): " + rows.map { "\($0[0].int64Value ?? 0). \($0[1].stringValue ?? "?")" }.joined(separator: "  "))
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DANSeR
 import FeatureStore
 
 /// Turns an error into one clear line on standard error and the documented exit code.
@@ -17,10 +18,24 @@ enum FailureReport {
         }
     }
 
+    static func exitStatus(for error: DANSeRError) -> ExitStatus {
+        switch error.code {
+        case .cancelled: return .interrupted
+        case .invalidConfiguration, .notImplemented: return .config
+        default: return .dataError
+        }
+    }
+
     /// Prints `error` and returns the ExitCode to throw; lets ArgumentParser's own errors through.
     static func exit(_ error: any Error) -> any Error {
         switch error {
         case let error as FeatureStoreError:
+            printError(error.description)
+            return ExitCode(exitStatus(for: error).rawValue)
+        case let error as JobError:
+            printError(error.description)
+            return ExitCode(error.exitStatus.rawValue)
+        case let error as DANSeRError:
             printError(error.description)
             return ExitCode(exitStatus(for: error).rawValue)
         case let error as InputError:

@@ -27,7 +27,10 @@ struct SyntheticClickLog: Sendable {
 
     /// Item ids as they appear in the log.
     static func itemID(_ index: Int) -> String { "synthetic-item-\(index)" }
-    static func sessionID(_ index: Int) -> String { "synthetic-session-\(index)" }
+    /// Session ids carry the seed and the history's end, so two generated logs never share a session.
+    func sessionID(_ index: Int) -> String {
+        "synthetic-session-\(options.seed)-\(options.endMicros / 86_400_000_000)-\(index)"
+    }
 
     /// Calls `emit` for every click, sessions in start-time order, clicks in time order.
     func generate(_ emit: (ClickRecord) throws -> Void) rethrows {
@@ -54,7 +57,7 @@ struct SyntheticClickLog: Sendable {
             for _ in 0..<length {
                 // Never spill past the end of the history: the last clicks of a late session are cut.
                 guard micros < options.endMicros else { break }
-                try emit(ClickRecord(sessionID: Self.sessionID(index + 1), itemID: Self.itemID(item), timeMicros: micros))
+                try emit(ClickRecord(sessionID: sessionID(index + 1), itemID: Self.itemID(item), timeMicros: micros))
                 clicked.append(item)
                 let roll = random.nextUnit()
                 if roll < 0.55 {

@@ -1,0 +1,71 @@
+import ArgumentParser
+import FeatureStore
+import Foundation
+import Logging
+
+/// `danser-batch nightly`: the main job, for one logical date.
+struct NightlyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nightly",
+        abstract: "Ingest, train or fine-tune, evaluate and gate, publish features, precompute top-K, record: for one date.",
+        discussion: """
+            Reads clicks strictly before --as-of (UTC midnight). A date that already succeeded is a no-op \
+            unless --rerun. Exit codes: 0 done (or already done), 4 skipped (another run holds the lock), \
+            5 interrupted, 64 usage, 65 too little data, 69/75 database unavailable, 77 permission, 78 configuration.
+            """
+    )
+
+    @Option(help: "Logical date YYYY-MM-DD (UTC); clicks before its midnight are used. Default: today. Future dates are refused.")
+    var asOf: LogicalDate?
+
+    @Flag(help: "Recompute a date that already succeeded.")
+    var rerun = false
+
+    @OptionGroup var nightly: NightlyOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if let asOf, asOf > LogicalDate.today() {
+            throw ValidationError("--as-of \(asOf) is in the future; a night can only be run for today or earlier.")
+        }
+    }
+
+    func run() throws {
+        output.bootstrap()
+        ShutdownSignal.install()
+        let logger = Logger(label: "danser.nightly")
+        var settings = try nightly.settings(asOf: asOf ?? LogicalDate.today())
+        settings.rerun = rerun
+        var status = ExitStatus.ok
+        try FailureReport.run {
+            status = try Self.runNight(settings, database: database, logger: logger)
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
+    }
+
+    /// One night from start to report; shared with `backfill` and `demo`.
+    static func runNight(_ settings: NightlySettings, database: DatabaseOptions, logger: Logger) throws -> ExitStatus {
+        var settings = settings
+        if settings.reportDirectory == nil && database.configuredServer == nil {
+            settings.reportDirectory = database.embeddedServer.stateDirectory + "/reports"
+        }
+        let connection = try database.migratedConnection(logger: logger)
+        let configuration = try database.connectionConfiguration(logger: logger)
+        let job = NightlyJob(settings: settings, database: configuration, connection: connection, logger: logger)
+        var status = ExitStatus.ok
+        var failure: (any Error)?
+        do {
+            status = try job.run()
+        } catch {
+            failure = error
+        }
+        var summary = job.summary
+        if summary.runID != nil {
+            summary.reportPath = RunOutputs(settings: settings, summary: summary, connection: connection, logger: logger).write()
+        }
+        if let failure { throw failure }
+        NightlyPrinter.print(summary, settings: settings, status: status)
+        return status
+    }
+}

@@ -1,0 +1,44 @@
+import DANSeR
+import FeatureStore
+
+/// Everything a nightly run is configured by, built once from the command line and passed down.
+struct NightlySettings: Sendable {
+    var asOf: LogicalDate
+    /// retrain, finetune, or auto (decided by `modeRule`).
+    var mode: TrainingMode = .auto
+    var modeRule = TrainingModeRule()
+    /// Preset name and its configuration (default srgnn).
+    var configurationName = "srgnn"
+    var configuration = ModelConfiguration.srgnn
+    /// Epochs of a full retrain (default 6) and of a fine-tune (default 2).
+    var epochs = 6
+    var finetuneEpochs = 2
+    /// Fine-tuning learning rate as a share of the configuration's (default 0.1).
+    var finetuneRateScale: Float = 0.1
+    /// Days of clicks before the evaluation window a fine-tune trains on (default 7).
+    var finetuneWindowDays = 7
+    var seed: UInt64 = 1
+    var threads = 2
+    /// The last `evaluationDays` days before as-of are held out for evaluation (default 1).
+    var evaluationDays = 1
+    /// Items with fewer clicks are left out of training (default 5, as in the benchmarks).
+    var minItemClicks = 5
+    /// Sessions with a click in the last `activeWindowHours` hours before as-of are scored (default 24).
+    var activeWindowHours = 24
+    /// Recommendations per session (default 20).
+    var topK = 20
+    /// Drop items already in the session from its recommendations (default off, as in the benchmarks).
+    var excludeSeen = false
+    /// Percentage points a candidate may trail the champion by and still be promoted (default 0.5).
+    var tolerance = 0.5
+    /// Session kNN compares with at most this many recent sessions (default 500).
+    var knnSampleSize = 500
+    var source = ClickLogSource()
+    /// Where the HTML report and the Prometheus textfile go (nil: not written).
+    var reportDirectory: String?
+    var metricsDirectory: String?
+    /// Run even if the date already succeeded.
+    var rerun = false
+
+    var evaluationStartMicros: Int64 { asOf.adding(days: -evaluationDays).startMicros }
+}

@@ -1,0 +1,105 @@
+import FeatureStore
+import Foundation
+import Logging
+
+/// After a run: the HTML report (its path kept in the ledger row) and the Prometheus textfile.
+/// Neither may fail the run: a folder that cannot be written is logged and skipped.
+struct RunOutputs {
+    let settings: NightlySettings
+    let summary: NightlySummary
+    let connection: Connection
+    let logger: Logger
+
+    /// Writes what is configured; returns the report's path if one was written.
+    @discardableResult
+    func write() -> String? {
+        guard let runID = summary.runID else { return nil }
+        var reportPath: String?
+        let ledger = RunLedger()
+        let history = (try? ledger.recent(command: "nightly", limit: 60, on: connection)) ?? []
+        if let folder = settings.reportDirectory {
+            do {
+                let path = try report(runID: runID, history: history).write(to: folder)
+                try connection.query("UPDATE danser.runs SET report_path = $2 WHERE run_id = $1", [.int64(runID), .text(path)])
+                logger.info("report written", metadata: ["path": "\(path)"])
+                reportPath = path
+            } catch {
+                logger.warning("could not write the run report; the run itself is unaffected", metadata: ["folder": "\(folder)", "error": "\(error)"])
+            }
+        }
+        if let folder = settings.metricsDirectory {
+            var metrics = RunMetrics(asOf: settings.asOf.description, status: summary.status)
+            metrics.lastSuccessUnixSeconds = (try? ledger.lastSuccessMicros(command: "nightly", on: connection)).flatMap { $0 }.map { Double($0) / 1e6 }
+            metrics.stageSeconds = summary.timings
+            metrics.clicksIn = summary.counts["clicks"] ?? 0
+            metrics.recommendationRowsOut = summary.counts["recommendation_rows"] ?? 0
+            metrics.sessionsScored = summary.counts["sessions_scored"] ?? 0
+            metrics.quarantinedRows = summary.counts["quarantined"] ?? 0
+            let served = summary.comparison.first { $0.name == (summary.promoted == true ? "candidate" : "champion") } ?? summary.comparison.first
+            metrics.precisionAt20 = served?.precisionAt20
+            metrics.mrrAt20 = served?.mrrAt20
+            metrics.modelVersion = summary.scoringVersion
+            do {
+                let path = try metrics.write(toFolder: folder)
+                logger.info("metrics written", metadata: ["path": "\(path)"])
+            } catch {
+                logger.warning("could not write the metrics file", metadata: ["folder": "\(folder)", "error": "\(error)"])
+            }
+        }
+        return reportPath
+    }
+
+    private func report(runID: Int64, history: [RunRecord]) -> RunReport {
+        var report = RunReport(
+            runID: runID, asOf: settings.asOf.description, status: summary.status, mode: summary.mode,
+            modelVersion: summary.modelVersion, champion: summary.scoringVersion.map { "model \($0)" } ?? "none")
+        report.syntheticData = summary.syntheticData
+        report.counts = summary.counts.sorted { $0.key < $1.key }.map { ($0.key.replacingOccurrences(of: "_", with: " "), $0.value.formatted()) }
+        report.stageSeconds = summary.timings
+        report.epochs = summary.epochs
+        report.comparison = summary.comparison
+        report.history = history.reversed().filter { $0.status == "succeeded" || $0.runID == runID }.suffix(30).map { run in
+            let metrics = JSON.decodeObject(run.metricsJSON)
+            let candidate = metrics["candidate"] as? [String: Any]
+            let timings = JSON.decodeObject(run.timingsJSON).compactMapValues { $0 as? Double }
+            return RunReport.PastRun(
+                asOf: run.asOfDay.map { LogicalDate(day: Int64($0)).description } ?? "?",
+                precisionAt20: candidate?["p@20"] as? Double, mrrAt20: candidate?["mrr@20"] as? Double, stageSeconds: timings)
+        }
+        report.scores = summary.scores
+        report.catalogueCoverage = summary.coverage
+        report.popularityDeciles = summary.popularityDeciles
+        report.notes = summary.notes + (summary.error.map { ["Error: \($0)"] } ?? [])
+        return report
+    }
+
+}
+
+/// The few lines a person reads after a night on a terminal (standard output).
+enum NightlyPrinter {
+    static func print(_ summary: NightlySummary, settings: NightlySettings, status: ExitStatus) {
+        if let done = summary.alreadyDone {
+            Swift.print("as-of \(settings.asOf): already completed by run \(done); nothing to do (--rerun recomputes)")
+            return
+        }
+        if status == .skipped {
+            Swift.print("as-of \(settings.asOf): skipped, another run holds the job lock")
+            return
+        }
+        Swift.print("as-of \(settings.asOf): run \(summary.runID.map(String.init) ?? "-") \(summary.status), mode \(summary.mode)")
+        if let version = summary.modelVersion {
+            let verdict = summary.promoted.map { $0 ? "promoted to champion" : "rejected, champion kept" } ?? (summary.reusedModel ? "reused" : "")
+            Swift.print("model \(version) \(verdict); recommendations from model \(summary.scoringVersion.map(String.init) ?? "-")")
+        }
+        if !summary.comparison.isEmpty {
+            func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+            Swift.print(pad("", 13) + ["P@20", "MRR@20", "P@10", "MRR@10"].map { String(repeating: " ", count: 8 - $0.count) + $0 }.joined())
+            for row in summary.comparison {
+                Swift.print(pad(row.name, 13) + [row.precisionAt20, row.mrrAt20, row.precisionAt10, row.mrrAt10].map { String(format: "%8.2f", $0) }.joined())
+            }
+        }
+        Swift.print("sessions scored: \(summary.counts["sessions_scored"] ?? 0), rows: \(summary.counts["recommendation_rows"] ?? 0), quarantined: \(summary.counts["quarantined"] ?? 0)")
+        if let path = summary.reportPath { Swift.print("report: \(path)") }
+        Swift.print("stages: " + summary.timings.map { "\($0.stage) \(String(format: "%.1f", $0.seconds))s" }.joined(separator: ", "))
+    }
+}

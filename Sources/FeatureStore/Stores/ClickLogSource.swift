@@ -1,0 +1,61 @@
+/// Where the job reads clicks from: the project's `danser.click_log` by default, or a configured
+/// table and columns of the warehouse. Names are validated identifiers, never pasted input.
+public struct ClickLogSource: Sendable, CustomStringConvertible {
+    public var table = "danser.click_log"
+    public var sessionColumn = "session_id"
+    public var itemColumn = "item_id"
+    public var timeColumn = "event_time"
+
+    public init() {}
+
+    public init(table: String, sessionColumn: String, itemColumn: String, timeColumn: String) throws {
+        for name in [table, sessionColumn, itemColumn, timeColumn] { _ = try SQLIdentifier.quoted(name) }
+        self.table = table
+        self.sessionColumn = sessionColumn
+        self.itemColumn = itemColumn
+        self.timeColumn = timeColumn
+    }
+
+    public var description: String { "\(table)(\(sessionColumn), \(itemColumn), \(timeColumn))" }
+
+    /// One click as read, or why it cannot be used (null id or time).
+    public enum Row: Sendable {
+        case click(session: String, item: String, timeMicros: Int64)
+        case unusable(reason: String, session: String?, item: String?)
+    }
+
+    /// Streams the clicks with `from <= time < before` (from optional) by binary COPY, in no
+    /// particular order, plus rows without a time (reported as unusable, so they are counted and
+    /// quarantined rather than silently skipped). Memory stays bounded whatever the table size.
+    @discardableResult
+    public func read(
+        on connection: Connection, before: Int64, from: Int64? = nil, _ body: (Row) throws -> Void
+    ) throws -> Int {
+        let session = try SQLIdentifier.quoted(sessionColumn)
+        let item = try SQLIdentifier.quoted(itemColumn)
+        let time = try SQLIdentifier.quoted(timeColumn)
+        // COPY takes no parameters; the bounds are integers formatted here, never user text.
+        var condition = "\(time) < \(Self.timestampLiteral(before))"
+        if let from { condition += " AND \(time) >= \(Self.timestampLiteral(from))" }
+        let sql = "COPY (SELECT \(session)::text, \(item)::text, \(time)::timestamptz FROM \(try SQLIdentifier.quoted(table)) WHERE (\(condition)) OR \(time) IS NULL) TO STDOUT (FORMAT binary)"
+        return try connection.copyOut(sql) { row in
+            let sessionID = row.text(0)
+            let itemID = row.text(1)
+            guard let sessionID, !sessionID.isEmpty else {
+                return try body(.unusable(reason: "missing session id", session: sessionID, item: itemID))
+            }
+            guard let itemID, !itemID.isEmpty else {
+                return try body(.unusable(reason: "missing item id", session: sessionID, item: itemID))
+            }
+            guard let micros = row.timestampMicros(2) else {
+                return try body(.unusable(reason: "missing timestamp", session: sessionID, item: itemID))
+            }
+            try body(.click(session: sessionID, item: itemID, timeMicros: micros))
+        }
+    }
+
+    /// `'2016-05-25 00:00:00.000000+00'::timestamptz` from microseconds since the epoch.
+    static func timestampLiteral(_ micros: Int64) -> String {
+        "to_timestamp(\(micros / 1_000_000)) + interval '\(micros % 1_000_000) microseconds'"
+    }
+}

@@ -1,0 +1,36 @@
+/// One input row set aside, with where it came from and why.
+public struct QuarantinedRow: Sendable {
+    public var source: String
+    public var lineNumber: Int64?
+    public var reason: String
+    public var rawLine: String?
+
+    public init(source: String, lineNumber: Int64?, reason: String, rawLine: String?) {
+        self.source = source
+        self.lineNumber = lineNumber
+        self.reason = reason
+        self.rawLine = rawLine
+    }
+}
+
+/// Writes quarantined rows of a run (ingest from a table) by binary COPY.
+public struct QuarantineStore: Sendable {
+    public init() {}
+
+    /// Stores `rows` for `runID`; returns how many were stored.
+    @discardableResult
+    public func add(_ rows: [QuarantinedRow], runID: Int64?, importID: Int64? = nil, on connection: Connection) throws -> Int {
+        guard !rows.isEmpty else { return 0 }
+        return try connection.copyIn("COPY danser.quarantine (import_id, run_id, source, line_number, reason, raw_line) FROM STDIN (FORMAT binary)") { writer in
+            for row in rows {
+                try writer.beginRow(fieldCount: 6)
+                writer.append(importID.map { .int64($0) } ?? .null)
+                writer.append(runID.map { .int64($0) } ?? .null)
+                writer.appendText(row.source)
+                writer.append(row.lineNumber.map { .int64($0) } ?? .null)
+                writer.appendText(row.reason)
+                writer.append(.optionalText(row.rawLine.map { String($0.prefix(1000)) }))
+            }
+        }
+    }
+}

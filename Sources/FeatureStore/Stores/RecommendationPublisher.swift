@@ -1,0 +1,71 @@
+/// One published recommendation row.
+public struct RecommendationRow: Sendable {
+    public var sessionID: String
+    public var rank: Int16
+    public var itemID: String
+    public var score: Float
+
+    public init(sessionID: String, rank: Int16, itemID: String, score: Float) {
+        self.sessionID = sessionID
+        self.rank = rank
+        self.itemID = itemID
+        self.score = score
+    }
+}
+
+/// Writes a night's top-K into a staging table by binary COPY and swaps it in as that day's
+/// partition and current result in one transaction, so BI readers never see a partial result.
+public struct RecommendationPublisher: Sendable {
+    public init() {}
+
+    /// Creates an empty staging table for `day` (a leftover of a killed run is dropped first).
+    public func createStaging(day: Int32, on connection: Connection) throws -> String {
+        guard let name = try connection.query("SELECT danser.create_recommendations_staging($1)", [.date(day)]).scalar()?.stringValue else {
+            throw FeatureStoreError(.queryFailed, "creating the recommendations staging table returned no name")
+        }
+        return name
+    }
+
+    /// Streams rows into the staging table; `produce` calls `write` for each batch of rows.
+    /// Returns the rows the server stored.
+    @discardableResult
+    public func copy(
+        into staging: String, day: Int32, modelVersion: Int64, runID: Int64, on connection: Connection,
+        _ produce: (_ write: ([RecommendationRow]) throws -> Void) throws -> Void
+    ) throws -> Int {
+        let table = try SQLIdentifier.quoted("danser." + staging)
+        return try connection.copyIn("COPY \(table) (as_of, session_id, rank, item_id, score, model_version, run_id) FROM STDIN (FORMAT binary)") { writer in
+            try produce { rows in
+                for row in rows {
+                    try writer.beginRow(fieldCount: 7)
+                    writer.append(.date(day))
+                    writer.appendText(row.sessionID)
+                    writer.append(.int16(row.rank))
+                    writer.appendText(row.itemID)
+                    writer.appendFloat(row.score)
+                    writer.appendInt64(modelVersion)
+                    writer.appendInt64(runID)
+                }
+            }
+        }
+    }
+
+    public func rowCount(of staging: String, on connection: Connection) throws -> Int {
+        let table = try SQLIdentifier.quoted("danser." + staging)
+        return Int(try connection.query("SELECT count(*) FROM \(table)").scalar()?.int64Value ?? 0)
+    }
+
+    /// Makes the staged rows the day's published result. Call inside a transaction.
+    public func publish(day: Int32, runID: Int64, modelVersion: Int64, sessions: Int, on connection: Connection) throws {
+        try connection.query(
+            "SELECT danser.publish_recommendations($1, $2, $3, $4)",
+            [.date(day), .int64(runID), .int64(modelVersion), .int64(Int64(sessions))])
+    }
+
+    /// The published run of a day, if any: (run id, model version, sessions).
+    public func published(day: Int32, on connection: Connection) throws -> (runID: Int64, modelVersion: Int64, sessions: Int)? {
+        let result = try connection.query("SELECT run_id, model_version, sessions FROM danser.published_recommendations WHERE as_of = $1", [.date(day)])
+        guard result.rowCount == 1 else { return nil }
+        return (try result.value(0, 0).int64Value ?? 0, try result.value(0, 1).int64Value ?? 0, Int(try result.value(0, 2).int64Value ?? 0))
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+@testable import FeatureStore
+
+@Suite struct StoreTests {
+    let day: Int32 = 20_000  // 2024-10-04
+
+    @Test func clickLogSourceReadsTheWindowAndReportsUnusableRows() throws {
+        let connection = try Connection(try ProjectFiles.migratedDatabase())
+        try connection.query("""
+            INSERT INTO danser.click_log (session_id, item_id, event_time) VALUES
+              ('s1', 'a', '2024-10-03 10:00+00'), ('s1', 'b', '2024-10-03 10:01+00'),
+              ('s2', 'a', '2024-10-04 00:00+00'), ('s0', 'c', '2024-09-01 00:00+00')
+            """)
+        try connection.query("CREATE TABLE public.raw_clicks (sid bigint, iid text, ts timestamptz)")
+        try connection.query("INSERT INTO public.raw_clicks VALUES (7, 'x', '2024-10-03 00:00+00'), (NULL, 'y', '2024-10-03 00:00+00'), (8, 'z', NULL)")
+        let before = Int64(day) * 86_400_000_000
+        var clicks: [String] = []
+        try ClickLogSource().read(on: connection, before: before, from: before - 2 * 86_400_000_000) { row in
+            if case .click(let session, let item, _) = row { clicks.append(session + item) }
+        }
+        #expect(clicks.sorted() == ["s1a", "s1b"])
+        let custom = try ClickLogSource(table: "public.raw_clicks", sessionColumn: "sid", itemColumn: "iid", timeColumn: "ts")
+        var reasons: [String] = []
+        var good = 0
+        try custom.read(on: connection, before: before) { row in
+            switch row {
+            case .click: good += 1
+            case .unusable(let reason, _, _): reasons.append(reason)
+            }
+        }
+        #expect(good == 1)
+        #expect(reasons.sorted() == ["missing session id", "missing timestamp"])
+        #expect(throws: FeatureStoreError.self) { try ClickLogSource(table: "clicks; drop table x", sessionColumn: "a", itemColumn: "b", timeColumn: "c") }
+    }
+
+    @Test func vocabularyOnlyGrows() throws {
+        let connection = try Connection(try ProjectFiles.migratedDatabase())
+        let store = ItemVocabularyStore()
+        try store.append(["a", "b"], after: 0, firstSeen: [1, 2], on: connection)
+        try store.append(["c"], after: 2, firstSeen: [3], on: connection)
+        #expect(try store.load(on: connection) == ["a", "b", "c"])
+        #expect(throws: FeatureStoreError.self) { try store.append(["d"], after: 1, firstSeen: [4], on: connection) }
+        #expect(throws: FeatureStoreError.self) { try connection.query("UPDATE danser.items SET item_index = 9 WHERE item_index = 1") }
+        try store.updateActivity([(2, 5, 1_700_000_000_000_000)], on: connection)
+        #expect(try connection.query("SELECT click_count FROM danser.items WHERE item_index = 2").scalar()?.int64Value == 5)
+    }
+
+    @Test func modelsFeaturesAndPromotion() throws {
+        let connection = try Connection(try ProjectFiles.migratedDatabase())
+        let registry = ModelRegistry()
+        func insert(parent: Int64?, mode: String) throws -> Int64 {
+            try registry.insert(
+                parentVersion: parent, mode: mode, asOfDay: day, trainedThroughMicros: 5, itemCount: 3, dim: 2,
+                hyperparametersJSON: "{\"d\": 2}", metricsJSON: "{}", fingerprint: "f-\(mode)", checkpoint: [1, 2, 3], runID: nil, on: connection)
+        }
+        let first = try insert(parent: nil, mode: "retrain")
+        try registry.promote(version: first, reason: "no champion yet", on: connection)
+        let second = try insert(parent: first, mode: "fine-tune")
+        try registry.promote(version: second, reason: "better", on: connection)
+        #expect(try registry.champion(on: connection)?.version == second)
+        #expect(try registry.previousChampion(on: connection)?.version == first)
+        #expect(try registry.lastRetrainAsOfDay(of: second, on: connection) == day)
+        #expect(try registry.find(asOfDay: day, fingerprint: "f-fine-tune", on: connection)?.version == second)
+        #expect(try registry.checkpoint(version: first, on: connection) == [1, 2, 3])
+
+        let features = FeatureRepository()
+        let table: [Float] = (0..<(4 * 2)).map { Float($0) * 0.25 - 1 }
+        try connection.withTransaction { connection in
+            try features.saveEmbeddings(table, rows: 4, dim: 2, version: second, on: connection)
+            try features.saveStatistics(
+                NormalizationStatisticsRecord(clickCounts: [0, 3, 2, 1], logPriors: [0, -1, -1.5, -2], totalClicks: 6,
+                    sessionPriorMean: -1.2, sessionPriorSD: 0.3, learnedScalarsJSON: "{\"b0\": 0.1}"),
+                version: second, on: connection)
+        }
+        #expect(try features.loadEmbeddings(version: second, rows: 4, dim: 2, on: connection).map(\.bitPattern) == table.map(\.bitPattern))
+        let statistics = try #require(try features.loadStatistics(version: second, on: connection))
+        #expect(statistics.clickCounts == [0, 3, 2, 1] && statistics.logPriors == [0, -1, -1.5, -2])
+        #expect(statistics.sessionPriorSD == 0.3)
+        // A damaged blob is named, not decoded into garbage.
+        try connection.query("UPDATE danser.item_embeddings SET blob = substring(blob from 1 for 40) WHERE model_version = $1", [.int64(second)])
+        #expect {
+            _ = try features.loadEmbeddings(version: second, rows: 4, dim: 2, on: connection)
+        } throws: { error in
+            (error as? FeatureStoreError)?.message.contains("model \(second) chunk 0") == true
+        }
+    }
+
+    @Test func publishingSwapsADayWhole() throws {
+        let configuration = try ProjectFiles.migratedDatabase()
+        let connection = try Connection(configuration)
+        let ledger = RunLedger()
+        let publisher = RecommendationPublisher()
+        func publish(model: Int64, sessions: [String]) throws -> Int64 {
+            let run = try ledger.start(command: "nightly", asOfDay: day, host: "test", pid: 1, on: connection)
+            let staging = try publisher.createStaging(day: day, on: connection)
+            try publisher.copy(into: staging, day: day, modelVersion: model, runID: run, on: connection) { write in
+                for session in sessions {
+                    try write((1...3).map { RecommendationRow(sessionID: session, rank: Int16($0), itemID: "i\($0)", score: Float(10 - $0)) })
+                }
+            }
+            #expect(try publisher.rowCount(of: staging, on: connection) == sessions.count * 3)
+            try connection.withTransaction { try publisher.publish(day: day, runID: run, modelVersion: model, sessions: sessions.count, on: $0) }
+            try ledger.finish(runID: run, status: "succeeded", modelVersion: model, rowCountsJSON: "{}", timingsJSON: "{}", metricsJSON: "{}", error: nil, reportPath: nil, on: connection)
+            return run
+        }
+        _ = try publish(model: 1, sessions: ["a", "b"])
+        #expect(try TestDatabase.psql(configuration, "SELECT count(*) FROM bi.recommendations_current") == "6")
+        let second = try publish(model: 2, sessions: ["c"])
+        #expect(try TestDatabase.psql(configuration, "SELECT count(*), min(model_version) FROM bi.recommendations_current") == "3|2")
+        #expect(try publisher.published(day: day, on: connection)?.runID == second)
+        #expect(try ledger.lastSucceeded(command: "nightly", asOfDay: day, on: connection)?.runID == second)
+        // A leftover staging table of a killed run is replaced, never published.
+        _ = try publisher.createStaging(day: day, on: connection)
+        #expect(try TestDatabase.psql(configuration, "SELECT count(*) FROM bi.recommendations_current") == "3")
+    }
+
+    @Test func abandonedRunsAreClosedAndCheckpointsKept() throws {
+        let connection = try Connection(try ProjectFiles.migratedDatabase())
+        let ledger = RunLedger()
+        _ = try ledger.start(command: "nightly", asOfDay: day, host: "h", pid: 9, on: connection)
+        #expect(try ledger.closeAbandoned(command: "nightly", on: connection) == 1)
+        #expect(try ledger.lastStatus(command: "nightly", asOfDay: day, on: connection) == "failed")
+        let checkpoints = TrainingCheckpointStore()
+        try checkpoints.save(asOfDay: day, fingerprint: "f", epoch: 1, checkpoint: [1], runID: nil, on: connection)
+        try checkpoints.save(asOfDay: day, fingerprint: "f", epoch: 2, checkpoint: [2, 2], runID: nil, on: connection)
+        #expect(try checkpoints.load(asOfDay: day, fingerprint: "f", on: connection)?.epoch == 2)
+        try checkpoints.delete(asOfDay: day, fingerprint: "f", on: connection)
+        #expect(try checkpoints.load(asOfDay: day, fingerprint: "f", on: connection) == nil)
+        #expect(try QuarantineStore().add([QuarantinedRow(source: "danser.click_log", lineNumber: nil, reason: "missing item id", rawLine: "s1,,")], runID: nil, on: connection) == 1)
+    }
+}
