@@ -33,6 +33,9 @@ import Testing
         #expect(again.stdout.contains("already imported"))
         #expect(try count("SELECT count(*) FROM danser.click_log", database) == total)
         #expect(try count("SELECT count(*) FROM danser.imports", database) == Int64(expected.count))
+        // The run ledger has one closed row per import command.
+        #expect(try count("SELECT count(*) FROM danser.runs WHERE command = 'import' AND status = 'succeeded'", database) == 2)
+        #expect(try count("SELECT (row_counts->>'imported')::int8 FROM danser.runs ORDER BY run_id LIMIT 1", database) == total)
         // Ids are kept as they came; times are right (first DIGINETICA row: 2016-05-09 + 526309 ms).
         let first1 = try Connection(database).query(
             "SELECT count(*), min(event_time) FROM danser.click_log WHERE session_id = '1' AND item_id = '81766' AND import_id = 1").rows()
@@ -120,6 +123,7 @@ import Testing
         #expect(failed.stderr.contains("damaged"))
         #expect(try count("SELECT count(*) FROM danser.click_log", database) == 0)
         #expect(try count("SELECT count(*) FROM danser.imports", database) == 0)
+        #expect(try count("SELECT count(*) FROM danser.runs WHERE command = 'import' AND status = 'failed' AND error LIKE '%damaged%'", database) == 1)
         let good = try Harness.run(["import", plain + ".gz"], database: database)
         #expect(good.status == 0)
         #expect(try count("SELECT count(*) FROM danser.click_log", database) == 50_000)
