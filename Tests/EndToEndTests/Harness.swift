@@ -56,7 +56,7 @@ enum Harness {
     static func run(_ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String] = [:]) throws -> Run {
         let process = makeProcess(arguments, database: database, environment: extra)
         // Standard error goes to a file so that a full pipe can never block the child.
-        let errPath = NSTemporaryDirectory() + "danser-e2e-\(UUID().uuidString).err"
+        let errPath = scratchFolder + "/\(UUID().uuidString).err"
         FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         let out = Pipe()
@@ -122,11 +122,26 @@ enum Harness {
         return FileManager.default.fileExists(atPath: folder) ? folder : nil
     }
 
+    /// A folder for this process's scratch files, removed at exit.
+    static let scratchFolder: String = {
+        let folder = NSTemporaryDirectory() + "danser-e2e-files-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        ScratchFolder.path = folder
+        atexit {
+            if let folder = ScratchFolder.path { try? FileManager.default.removeItem(atPath: folder) }
+        }
+        return folder
+    }()
+
     static func temporaryFile(_ bytes: [UInt8], suffix: String = ".csv") throws -> String {
-        let path = NSTemporaryDirectory() + "danser-e2e-\(UUID().uuidString)\(suffix)"
+        let path = scratchFolder + "/\(UUID().uuidString)\(suffix)"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
+}
+
+enum ScratchFolder {
+    nonisolated(unsafe) static var path: String?
 }
 
 enum ClusterFolder {
