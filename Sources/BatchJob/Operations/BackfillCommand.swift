@@ -56,7 +56,8 @@ struct BackfillCommand: ParsableCommand {
                 print("\(day): \(decision.run ? (dryRun ? "would run" : "run") : "skip") (\(decision.reason))")
                 if decision.run && !dryRun {
                     var settings = try nightly.settings(asOf: day)
-                    settings.rerun = decision.recompute
+                    // A date retried after a failed --rerun has an older success: recompute it too.
+                    settings.rerun = decision.recompute || (try ledger.lastSucceeded(command: "nightly", asOfDay: Int32(day.day), on: connection)) != nil
                     let status = try NightlyCommand.runNight(settings, database: database, logger: logger)
                     if status != .ok {
                         failure = status
