@@ -57,7 +57,8 @@ struct BackfillCommand: ParsableCommand {
                 if decision.run && !dryRun {
                     var settings = try nightly.settings(asOf: day)
                     // A date retried after a failed --rerun has an older success: recompute it too.
-                    settings.rerun = decision.recompute || (try ledger.lastSucceeded(command: "nightly", asOfDay: Int32(day.day), on: connection)) != nil
+                    let succeededBefore = try ledger.lastSucceeded(command: "nightly", asOfDay: Int32(day.day), on: connection) != nil
+                    settings.rerun = decision.recompute || succeededBefore
                     let status = try NightlyCommand.runNight(settings, database: database, logger: logger)
                     if status != .ok {
                         failure = status
