@@ -54,17 +54,9 @@ enum Harness {
     /// Runs `danser-batch` with `DATABASE_URL` pointing at `database` (passed in the environment,
     /// never on the command line).
     static func run(_ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String] = [:]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for key in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "TEST_DATABASE_URL"] { environment[key] = nil }
-        if let database { environment["DATABASE_URL"] = database.expandedConninfo() }
-        environment["DANSER_SQL_DIR"] = projectRoot + "/sql"
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
+        let process = makeProcess(arguments, database: database, environment: extra)
         // Standard error goes to a file so that a full pipe can never block the child.
-        let errPath = NSTemporaryDirectory() + "danser-e2e-\(UUID().uuidString).err"
+        let errPath = scratchFolder + "/\(UUID().uuidString).err"
         FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         let out = Pipe()
@@ -92,20 +84,27 @@ enum Harness {
     }
 
     static func start(_ arguments: [String], database: ConnectionConfiguration, environment extra: [String: String] = [:]) throws -> Background {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for key in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "TEST_DATABASE_URL"] { environment[key] = nil }
-        environment["DATABASE_URL"] = database.expandedConninfo()
-        environment["DANSER_SQL_DIR"] = projectRoot + "/sql"
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
+        let process = makeProcess(arguments, database: database, environment: extra)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
         return Background(process)
+    }
+
+    /// The executable with `DATABASE_URL` pointing at `database` (in the environment, never on
+    /// the command line) and every other database variable of this process removed.
+    static func makeProcess(_ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "TEST_DATABASE_URL"] { environment[key] = nil }
+        if let database { environment["DATABASE_URL"] = database.expandedConninfo() }
+        environment["DANSER_SQL_DIR"] = projectRoot + "/sql"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        return process
     }
 
     static var projectRoot: String {
@@ -123,11 +122,26 @@ enum Harness {
         return FileManager.default.fileExists(atPath: folder) ? folder : nil
     }
 
+    /// A folder for this process's scratch files, removed at exit.
+    static let scratchFolder: String = {
+        let folder = NSTemporaryDirectory() + "danser-e2e-files-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        ScratchFolder.path = folder
+        atexit {
+            if let folder = ScratchFolder.path { try? FileManager.default.removeItem(atPath: folder) }
+        }
+        return folder
+    }()
+
     static func temporaryFile(_ bytes: [UInt8], suffix: String = ".csv") throws -> String {
-        let path = NSTemporaryDirectory() + "danser-e2e-\(UUID().uuidString)\(suffix)"
+        let path = scratchFolder + "/\(UUID().uuidString)\(suffix)"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
+}
+
+enum ScratchFolder {
+    nonisolated(unsafe) static var path: String?
 }
 
 enum ClusterFolder {

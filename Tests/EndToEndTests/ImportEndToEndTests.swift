@@ -33,6 +33,9 @@ import Testing
         #expect(again.stdout.contains("already imported"))
         #expect(try count("SELECT count(*) FROM danser.click_log", database) == total)
         #expect(try count("SELECT count(*) FROM danser.imports", database) == Int64(expected.count))
+        // The run ledger has one closed row per import command.
+        #expect(try count("SELECT count(*) FROM danser.runs WHERE command = 'import' AND status = 'succeeded'", database) == 2)
+        #expect(try count("SELECT (row_counts->>'imported')::int8 FROM danser.runs ORDER BY run_id LIMIT 1", database) == total)
         // Ids are kept as they came; times are right (first DIGINETICA row: 2016-05-09 + 526309 ms).
         let first1 = try Connection(database).query(
             "SELECT count(*), min(event_time) FROM danser.click_log WHERE session_id = '1' AND item_id = '81766' AND import_id = 1").rows()
@@ -86,6 +89,46 @@ import Testing
         #expect(try Connection(database).query("SELECT min(event_time) FROM danser.click_log").scalar() == .timestamptz(1_396_867_869_277_000))
     }
 
+    /// Needs ../shared/data/diginetica/clicks.csv.gz (skipped without it).
+    @Test(.enabled(if: Harness.samplesFolder != nil, "needs ../shared/data"))
+    func fullDigineticaImportKeepsMemoryBounded() throws {
+        let database = try Harness.makeDatabase()
+        let file = (Harness.samplesFolder! as NSString).deletingLastPathComponent + "/diginetica/clicks.csv.gz"
+        let run = try Harness.run(["import", file], database: database)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("982961 rows imported, 0 quarantined (generic-csv"))
+        // 982,961 rows (about 45 MB of COPY data) go through a process that stays small.
+        let peak = run.stdout.split(separator: "\n").first { $0.hasPrefix("peak memory: ") }
+            .flatMap { Int($0.dropFirst("peak memory: ".count).prefix { $0.isNumber }) }
+        #expect(peak.map { $0 < 96 } == true, "peak memory: \(peak.map(String.init) ?? "not printed") MiB")
+        #expect(try count("SELECT count(DISTINCT session_id) FROM danser.click_log", database) == 202_633)
+    }
+
+    @Test func aDamagedFileImportsNothingAndAGoodOneStillImports() throws {
+        let database = try Harness.makeDatabase()
+        var text = "session_id,item_id,timestamp\n"
+        for i in 0..<50_000 { text += "s\(i / 5),i\(i % 977),2016-01-01T00:00:00Z\n" }
+        let plain = try Harness.temporaryFile(Array(text.utf8))
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gzip.arguments = ["gzip", "-k", plain]
+        try gzip.run()
+        gzip.waitUntilExit()
+        // Cut the gzip file in half: the reader fails after streaming part of it.
+        let whole = try Data(contentsOf: URL(fileURLWithPath: plain + ".gz"))
+        let damaged = plain + ".cut.gz"
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: damaged))
+        let failed = try Harness.run(["import", damaged], database: database)
+        #expect(failed.status == 65, "\(failed.stderr)")
+        #expect(failed.stderr.contains("damaged"))
+        #expect(try count("SELECT count(*) FROM danser.click_log", database) == 0)
+        #expect(try count("SELECT count(*) FROM danser.imports", database) == 0)
+        #expect(try count("SELECT count(*) FROM danser.runs WHERE command = 'import' AND status = 'failed' AND error LIKE '%damaged%'", database) == 1)
+        let good = try Harness.run(["import", plain + ".gz"], database: database)
+        #expect(good.status == 0)
+        #expect(try count("SELECT count(*) FROM danser.click_log", database) == 50_000)
+    }
+
     @Test func failuresAreOneLineWithTheirOwnExitCode() throws {
         // Missing file: 66, before touching the database.
         let missing = try Harness.run(["import", "/nonexistent/clicks.csv"], database: nil, environment: ["DATABASE_URL": "postgresql://127.0.0.1:1/x"])
@@ -130,7 +173,7 @@ import Testing
         let second = try Harness.run(["migrate"], database: database)
         #expect(second.stdout.contains("0 applied"))
         // A copy of sql/ with an edited, already-applied migration: exit 78.
-        let folder = NSTemporaryDirectory() + "danser-sql-\(UUID().uuidString)"
+        let folder = Harness.scratchFolder + "/sql-\(UUID().uuidString)"
         try FileManager.default.copyItem(atPath: Harness.projectRoot + "/sql", toPath: folder)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: folder + "/0001_feature_store.sql"))
         handle.seekToEndOfFile()

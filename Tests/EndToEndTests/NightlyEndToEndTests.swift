@@ -128,6 +128,25 @@ import Testing
         #expect(failed == 1)
     }
 
+    @Test func shardedScoringPublishesOnlyWhenEveryShardIsDoneAndMatchesOneProcess() throws {
+        guard let database = try Self.importedDatabase() else { return }
+        let trained = try Self.nightly("2014-04-07", ["--mode", "retrain", "--skip-score"], database: database)
+        #expect(trained.status == 0, "\(trained.stderr.suffix(2000))")
+        #expect(try Self.published(database).isEmpty)
+        for shard in 0..<3 {
+            let run = try Harness.run(["score", "--as-of", "2014-04-07", "--shard", "\(shard)/3", "--log-format", "json"], database: database)
+            #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+            // Nothing is visible until the last shard is in.
+            #expect(try Self.published(database).isEmpty == (shard < 2))
+        }
+        let sharded = try Self.published(database)
+        #expect(sharded.count > 1_000)
+        let whole = try Harness.run(["score", "--as-of", "2014-04-07", "--log-format", "json"], database: database)
+        #expect(whole.status == 0)
+        #expect(try Self.published(database) == sharded)
+        #expect(try Harness.run(["score", "--shard", "3/3"], database: database).status == 64)
+    }
+
     /// Polls until `sql` returns a count above zero (at most two minutes).
     static func waitFor(_ database: ConnectionConfiguration, _ sql: String) throws {
         let connection = try Connection(database)

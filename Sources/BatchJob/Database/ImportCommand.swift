@@ -47,22 +47,56 @@ struct ImportCommand: ParsableCommand {
             try Migrator(try database.migrations(), logger: logger).apply(on: try db.connection())
             var importer = ClickImporter(database: db, logger: logger)
             importer.maxLineLength = maxLineLength
-            for file in files {
-                let outcome: ClickImporter.Outcome
-                do { outcome = try importer.importFile(file, format: format) } catch let error as ImportError {
-                    printError(error.description)
-                    throw ExitCode(ExitStatus.dataError.rawValue)
+            // The run ledger gets one row for the whole command, closed however it ends.
+            let ledger = RunLedger()
+            let runID = try ledger.start(
+                command: "import", asOfDay: nil, host: ProcessInfo.processInfo.hostName, pid: getpid(), on: try db.connection())
+            var totals = (files: 0, skipped: 0, imported: 0, quarantined: 0)
+            let started = Date()
+            func closeRun(_ status: String, error: String?) {
+                let counts = "{\"files\": \(totals.files), \"already_imported\": \(totals.skipped), \"imported\": \(totals.imported), \"quarantined\": \(totals.quarantined)}"
+                let timings = "{\"total_s\": \(String(format: "%.3f", Date().timeIntervalSince(started)))}"
+                try? db.withRetry { connection in
+                    try ledger.finish(runID: runID, status: status, modelVersion: nil, rowCountsJSON: counts, timingsJSON: timings,
+                        metricsJSON: "{}", error: error, reportPath: nil, on: connection)
                 }
-                print(Self.summary(outcome))
-                anyQuarantined = anyQuarantined || outcome.quarantined > 0
             }
+            do {
+                for file in files {
+                    let outcome: ClickImporter.Outcome
+                    do { outcome = try importer.importFile(file, format: format) } catch let error as ImportError {
+                        closeRun("failed", error: error.description)
+                        printError(error.description)
+                        throw ExitCode(ExitStatus.dataError.rawValue)
+                    }
+                    print(Self.summary(outcome))
+                    totals.files += 1
+                    totals.skipped += outcome.alreadyImported ? 1 : 0
+                    totals.imported += outcome.imported
+                    totals.quarantined += outcome.quarantined
+                    anyQuarantined = anyQuarantined || outcome.quarantined > 0
+                }
+            } catch let error as ExitCode {
+                throw error
+            } catch {
+                closeRun("failed", error: "\(error)".split(separator: "\n").first.map(String.init))
+                throw error
+            }
+            closeRun("succeeded", error: nil)
             print("peak memory: \(Self.peakResidentMiB()) MiB")
         }
         if anyQuarantined { throw ExitCode(ExitStatus.quarantined.rawValue) }
     }
 
-    /// Peak resident memory of this process so far, in MiB.
+    /// Peak resident memory of this process so far, in MiB: VmHWM of /proc/self/status, which
+    /// counts this program only (getrusage's maxrss can include the parent that spawned it).
     static func peakResidentMiB() -> Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
+        {
+            return kb / 1024
+        }
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return usage.ru_maxrss / 1024

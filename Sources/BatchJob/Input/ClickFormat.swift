@@ -125,14 +125,12 @@ extension ClickFormat {
             fields.append(start..<index)
             start = index + 1
         }
-        func field(_ i: Int) -> Range<Int> { fields[i] }
-        let count = fields.count
         let (sessionIndex, itemIndex, required) = layout
         if line.isEmpty { return .problem(RowProblem(kind: .missingField, detail: "empty line")) }
-        guard count >= required else {
-            return .problem(RowProblem(kind: .missingField, detail: "\(count) of \(required) fields"))
+        guard fields.count >= required else {
+            return .problem(RowProblem(kind: .missingField, detail: "\(fields.count) of \(required) fields"))
         }
-        let session = field(sessionIndex), item = field(itemIndex)
+        let session = fields[sessionIndex], item = fields[itemIndex]
         if session.isEmpty { return .problem(RowProblem(kind: .missingField, detail: "session id empty")) }
         if item.isEmpty { return .problem(RowProblem(kind: .missingField, detail: "item id empty")) }
         if numericIDs {
@@ -144,21 +142,21 @@ extension ClickFormat {
         let timeText: Range<Int>
         switch self {
         case .genericCSV:
-            timeText = field(2)
+            timeText = fields[2]
             micros = Timestamp.parseISO8601(UnsafeBufferPointer(rebasing: line[timeText]))
         case .yoochoose:
-            timeText = field(1)
+            timeText = fields[1]
             micros = Timestamp.parseISO8601(UnsafeBufferPointer(rebasing: line[timeText]))
         case .yoochooseTSV:
-            timeText = field(2)
+            timeText = fields[2]
             micros = Timestamp.parseUnixSeconds(UnsafeBufferPointer(rebasing: line[timeText]))
         case .retailrocket:
-            timeText = field(0)
+            timeText = fields[0]
             micros = Self.unixSecondsOrMillis(line, timeText)
         case .diginetica:
-            timeText = field(4)
+            timeText = fields[4]
             let day = Timestamp.parseISO8601(UnsafeBufferPointer(rebasing: line[timeText]))
-            let frame = field(3)
+            let frame = fields[3]
             guard Self.isDigits(line, frame), frame.count <= 12 else {
                 return .problem(RowProblem(kind: .badTimestamp, detail: "timeframe \(Self.text(line, frame))"))
             }

@@ -34,13 +34,17 @@ final class NightlyJob {
     /// there, then rethrown).
     func run() throws -> ExitStatus {
         let asOfDay = Int32(settings.asOf.day)
-        guard let lock = try AdvisoryLock.tryAcquire(Self.lockName, configuration: database, logger: logger) else {
+        // Shards of one day's scoring run side by side, each under its own lock.
+        let sharded = settings.shard.count > 1
+        let lockName = sharded ? "\(Self.lockName) score shard \(settings.shard)" : Self.lockName
+        guard let lock = try AdvisoryLock.tryAcquire(lockName, configuration: database, logger: logger) else {
             try ledger.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "another run holds the job lock", host: Self.host, pid: getpid(), on: connection)
             logger.warning("another nightly run holds the job lock; this one did nothing", metadata: ["as_of": "\(settings.asOf)"])
             return .skipped
         }
         defer { lock.release() }
-        let abandoned = try ledger.closeAbandoned(command: settings.command, on: connection)
+        // Only the holder of the job lock knows that no other run of its kind is alive.
+        let abandoned = sharded ? 0 : try ledger.closeAbandoned(command: settings.command, on: connection)
         if abandoned > 0 { logger.notice("closed runs left open by a killed process", metadata: ["runs": "\(abandoned)"]) }
         if !settings.rerun, let done = try ledger.lastSucceeded(command: settings.command, asOfDay: asOfDay, on: connection) {
             try ledger.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "already completed by run \(done.runID)", host: Self.host, pid: getpid(), on: connection)
@@ -87,6 +91,10 @@ final class NightlyJob {
         if scoringModel == nil, let champion = try registry.champion(on: connection) {
             scoringModel = try loadModel(champion)
             scoringVersion = champion.version
+        }
+        if settings.skipScore {
+            summary.notes.append("Scoring left to score --shard runs (--skip-score).")
+            return
         }
         guard let scoringModel, let scoringVersion else {
             throw JobError(.tooLittleData, "there is no model to score with: training was not possible and no champion exists yet")
@@ -307,7 +315,7 @@ final class NightlyJob {
     private func score(_ ingested: IngestedClicks, model: Model, version: Int64, runID: Int64) throws {
         let day = Int32(settings.asOf.day)
         let since = settings.asOf.startMicros - Int64(settings.activeWindowHours) * 3_600_000_000
-        let active = ingested.activeSessions(since: since)
+        let active = ingested.activeSessions(since: since).filter { settings.shard.contains(sessionID: $0.id) }
         let vocabulary = try vocabularyStore.load(on: connection)
         var denseID = [String: Int32](minimumCapacity: vocabulary.count)
         for (index, item) in vocabulary.enumerated() where index < model.itemCount { denseID[item] = Int32(index + 1) }
@@ -317,7 +325,10 @@ final class NightlyJob {
         var recommender = Recommender(model: model)
         recommender.threads = settings.threads
         var observer = RecommendationObserver(itemCount: model.itemCount, popularity: fallback.clicks)
-        let staging = try publisher.createStaging(day: day, on: connection)
+        let sharded = settings.shard.count > 1
+        let staging = sharded
+            ? try publisher.createShardStaging(day: day, shard: settings.shard.index, of: settings.shard.count, on: connection)
+            : try publisher.createStaging(day: day, on: connection)
         Self.holdForFaultTests("DANSER_TEST_HOLD_SCORING_SECONDS")
         let progress = ProgressReporter(label: "score", total: Int64(sessions.count), unit: "sessions", logger: logger)
         try publisher.copy(into: staging, day: day, modelVersion: version, runID: runID, on: connection) { write in
@@ -345,8 +356,21 @@ final class NightlyJob {
             throw JobError(.auditFailed, "the night's recommendations failed their audit and were not published: " + audit.problems.prefix(5).joined(separator: "; "))
         }
         try ShutdownSignal.check("scoring")
+        var remainingShards = 0
         try connection.withTransaction { connection in
-            try publisher.publish(day: day, runID: runID, modelVersion: version, sessions: audit.sessions, on: connection)
+            if sharded {
+                remainingShards = try publisher.completeShard(
+                    day: day, shard: settings.shard.index, of: settings.shard.count, runID: runID, modelVersion: version,
+                    sessions: audit.sessions, rows: audit.rows, on: connection)
+            } else {
+                try publisher.publish(day: day, runID: runID, modelVersion: version, sessions: audit.sessions, on: connection)
+            }
+        }
+        if sharded {
+            summary.notes.append(remainingShards == 0
+                ? "Shard \(settings.shard) completed the set: the day was published."
+                : "Shard \(settings.shard) staged; waiting for \(remainingShards) more shard(s) before the day is published.")
+            logger.info("shard staged", metadata: ["shard": "\(settings.shard)", "remaining": "\(remainingShards)"])
         }
         summary.scoringVersion = version
         summary.counts["sessions_scored"] = audit.sessions
@@ -356,7 +380,7 @@ final class NightlyJob {
         summary.coverage = observer.coverage
         summary.popularityDeciles = observer.popularityDeciles
         if active.isEmpty { summary.notes.append("No session was active in the last \(settings.activeWindowHours) hours: an empty result was published.") }
-        logger.info("recommendations published", metadata: ["sessions": "\(audit.sessions)", "rows": "\(audit.rows)", "model": "\(version)"])
+        logger.info(sharded && remainingShards > 0 ? "recommendations staged" : "recommendations published", metadata: ["sessions": "\(audit.sessions)", "rows": "\(audit.rows)", "model": "\(version)"])
     }
 
     // MARK: - Pieces

@@ -56,7 +56,9 @@ struct BackfillCommand: ParsableCommand {
                 print("\(day): \(decision.run ? (dryRun ? "would run" : "run") : "skip") (\(decision.reason))")
                 if decision.run && !dryRun {
                     var settings = try nightly.settings(asOf: day)
-                    settings.rerun = decision.recompute
+                    // A date retried after a failed --rerun has an older success: recompute it too.
+                    let succeededBefore = try ledger.lastSucceeded(command: "nightly", asOfDay: Int32(day.day), on: connection) != nil
+                    settings.rerun = decision.recompute || succeededBefore
                     let status = try NightlyCommand.runNight(settings, database: database, logger: logger)
                     if status != .ok {
                         failure = status

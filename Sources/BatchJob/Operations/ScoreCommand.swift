@@ -11,6 +11,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Logical date YYYY-MM-DD; default today. Future dates are refused.")
     var asOf: LogicalDate?
 
+    @Option(help: "Score only hash shard i of N of the sessions (0-based, e.g. 2/8); the last shard to finish publishes the day.")
+    var shard: ShardSpec = .whole
+
     @OptionGroup var nightly: NightlyOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
@@ -24,6 +27,7 @@ struct ScoreCommand: ParsableCommand {
         ShutdownSignal.install()
         var settings = try nightly.settings(asOf: asOf ?? LogicalDate.today())
         settings.scoreOnly = true
+        settings.shard = shard
         settings.rerun = true
         var status = ExitStatus.ok
         try FailureReport.run { status = try NightlyCommand.runNight(settings, database: database, logger: Logger(label: "danser.score")) }

@@ -1,7 +1,8 @@
 internal import Foundation
 
 /// Runs a program with posix_spawn and waitpid. Output goes to a temp file rather than a
-/// pipe, because a server started by `pg_ctl start` would inherit a pipe and hold it open.
+/// pipe, and every other descriptor is closed in the child, because a server started by
+/// `pg_ctl start` would inherit them and hold our caller's pipes open for as long as it runs.
 enum Subprocess {
     struct Result {
         var status: Int32
@@ -24,6 +25,9 @@ enum Subprocess {
         posix_spawn_file_actions_adddup2(&actions, fd, 1)
         posix_spawn_file_actions_adddup2(&actions, fd, 2)
         posix_spawn_file_actions_addclose(&actions, fd)
+        for inherited in openDescriptors() where inherited > 2 && inherited != fd {
+            posix_spawn_file_actions_addclose(&actions, inherited)
+        }
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
@@ -36,5 +40,11 @@ enum Subprocess {
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         let exited = (status & 0x7f) == 0
         return Result(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output: output)
+    }
+
+    /// This process's open file descriptors.
+    private static func openDescriptors() -> [Int32] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return names.compactMap { Int32($0) }.filter { fcntl($0, F_GETFD) != -1 }
     }
 }
