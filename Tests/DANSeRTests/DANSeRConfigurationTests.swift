@@ -178,3 +178,31 @@ import Testing
         #expect(grown.behaviourScalars == decoded.behaviourScalars)
     }
 }
+
+@Suite struct UniformNegativesTests {
+    /// The ablation draws as many negatives as the adaptive set would hold, never the target.
+    @Test func uniformNegativesMatchTheAdaptiveCount() throws {
+        var configuration = ModelConfiguration.danser
+        configuration.hiddenSize = 8
+        configuration.usesUniformNegatives = true
+        let model = try Model(configuration: configuration, itemCount: 40, seed: 5)
+        let batch = SessionBatch(prefixes: [[3, 7, 3, 12][...], [5][...]], targets: [9, 5])
+        var adaptive = configuration
+        adaptive.usesUniformNegatives = false
+        var values = model.parameters
+        func counts(_ c: ModelConfiguration) -> [Int] {
+            var random = RandomSource(seed: 1)
+            let objective = DANSeRObjective(network: model.network, configuration: c, threads: 1)
+            return TinySetup.withAccess(&values) { p in
+                var logits = [Float](repeating: 0, count: 2 * 40)
+                return logits.withUnsafeMutableBufferPointer {
+                    objective.evaluate(batch, p, logits: $0.baseAddress!, dropoutMask: nil, random: &random, backward: false)
+                }
+            }.0.negativeCounts
+        }
+        #expect(counts(configuration) == counts(adaptive))
+        var random = RandomSource(seed: 2)
+        let drawn = NegativeSampling.uniformNegatives(count: 10, target: 4, size: 9, random: &random)
+        #expect(drawn == [0, 1, 2, 3, 5, 6, 7, 8, 9])
+    }
+}

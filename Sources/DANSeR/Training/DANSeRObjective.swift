@@ -34,18 +34,27 @@ struct DANSeRObjective {
         var negatives: [[Int32]] = []
         var gathered: [[Float]] = []
         if configuration.usesAdaptiveNegatives || configuration.usesUniformNegatives {
-            var scratch: [(index: Int32, score: Float)] = []
+            negatives = [[Int32]](repeating: [], count: rows)
+            negatives.withUnsafeMutableBufferPointer { out in
+                let box = UncheckedBox((out.baseAddress!, UnsafePointer(logits)))
+                let configuration = configuration
+                Parallel.forEachRange(count: rows, threads: threads) { range in
+                    var scratch: [(index: Int32, score: Float)] = []
+                    for row in range {
+                        box.value.0[row] = NegativeSampling.hardNegatives(
+                            box.value.1 + row &* n, count: n, target: targets[row],
+                            candidates: configuration.negativeCandidates, margin: configuration.negativeMargin,
+                            scratch: &scratch)
+                    }
+                }
+            }
             for row in 0..<rows {
                 let scores = logits + row &* n
-                var columns = NegativeSampling.hardNegatives(
-                    scores, count: n, target: targets[row], candidates: configuration.negativeCandidates,
-                    margin: configuration.negativeMargin, scratch: &scratch)
                 if configuration.usesUniformNegatives {
-                    columns = NegativeSampling.uniformNegatives(
-                        count: n, target: targets[row], size: columns.count, random: &random)
+                    negatives[row] = NegativeSampling.uniformNegatives(
+                        count: n, target: targets[row], size: negatives[row].count, random: &random)
                 }
-                negatives.append(columns)
-                gathered.append([scores[targets[row]]] + columns.map { scores[Int($0)] })
+                gathered.append([scores[targets[row]]] + negatives[row].map { scores[Int($0)] })
             }
         }
         var loss = SoftmaxCrossEntropy.lossAndGradient(

@@ -10,10 +10,23 @@ enum NegativeSampling {
         _ scores: UnsafePointer<Float>, count: Int, target: Int, candidates: Int, margin: Float,
         scratch: inout [(index: Int32, score: Float)]
     ) -> [Int32] {
-        TopK.select(scores, count: count, k: candidates, excluded: [Int32(target)], into: &scratch)
         let threshold = scores[target] - margin
+        // The target itself is within its own margin: discount it.
+        let within = VectorMath.countAtLeast(scores, count: count, threshold: threshold) - 1
+        if within > candidates {
+            // The whole top M lies within the margin.
+            TopK.select(scores, count: count, k: candidates, excluded: [Int32(target)], into: &scratch)
+            return scratch.map(\.index)
+        }
+        if within <= 0 {
+            // None within the margin: the single highest other score.
+            var best = target == 0 ? 1 : 0
+            for j in 0..<count where j != target && scores[j] > scores[best] { best = j }
+            return count > 1 ? [Int32(best)] : []
+        }
         var hard: [Int32] = []
-        for (index, score) in scratch where score >= threshold || hard.isEmpty { hard.append(index) }
+        hard.reserveCapacity(within)
+        for j in 0..<count where j != target && scores[j] >= threshold { hard.append(Int32(j)) }
         return hard
     }
 
