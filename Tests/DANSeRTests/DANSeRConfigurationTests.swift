@@ -90,6 +90,15 @@ import Testing
             NegativeSampling.hardNegatives($0.baseAddress!, count: 8, target: 7, candidates: 3, margin: 1, scratch: &scratch)
         }
         #expect(capped == [0, 1, 2])
+        // The top M of a long row, against a full sort.
+        var generator = RandomSource(seed: 7)
+        let row = (0..<5000).map { _ in generator.uniform(-3, 3) }
+        let target = row.indices.sorted { row[$0] < row[$1] }[2500]
+        let top = row.withUnsafeBufferPointer {
+            NegativeSampling.hardNegatives($0.baseAddress!, count: 5000, target: target, candidates: 100, margin: 1, scratch: &scratch)
+        }
+        let expected = row.indices.filter { $0 != target }.sorted { row[$0] > row[$1] }.prefix(100)
+        #expect(Set(top.map(Int.init)) == Set(expected))
 
         // Through the objective: the same session with its best-scored item as target, then its worst.
         var configuration = ModelConfiguration.danser

@@ -13,6 +13,8 @@ struct DANSeRObjective {
         var loss: Double
         /// Hard (or uniform) negatives per row.
         var negativeCounts: [Int]
+        /// Seconds per phase, for the trainer's report.
+        var timings = PhaseTimings()
     }
 
     /// Adds the gradient of the batch-mean objective to `p`'s gradients (which the caller zeroes);
@@ -24,11 +26,15 @@ struct DANSeRObjective {
         let head = network.head
         let n = network.scorer.itemCount
         let rows = batch.count
+        var timings = PhaseTimings()
+        var clock = PhaseTimings.now()
         let table = head.normalizedTable(p, threads: threads)
         let pass = table.map { t in
             t.values.withUnsafeBufferPointer { network.forward(batch, p, lookupTable: $0.baseAddress!, dropoutMask: dropoutMask) }
         } ?? network.forward(batch, p, dropoutMask: dropoutMask)
+        timings.sessionForward += PhaseTimings.lap(&clock)
         let cache = head.forward(pass.sessions, batch: batch, p, table: table, into: logits, threads: threads)
+        timings.scoring += PhaseTimings.lap(&clock)
         let targets = batch.targets.map { Int($0) - 1 }
         // Selection on the detached scores, before the cross-entropy overwrites them.
         var negatives: [[Int32]] = []
@@ -64,20 +70,28 @@ struct DANSeRObjective {
                 scores: gathered, columns: negatives, targets: targets, weight: configuration.negativeLossWeight,
                 rows: rows, width: n, gradient: logits)
         }
-        let outcome = Outcome(loss: loss, negativeCounts: negatives.map(\.count))
-        guard backward, loss.isFinite else { return outcome }
+        timings.loss += PhaseTimings.lap(&clock)
+        var outcome = Outcome(loss: loss, negativeCounts: negatives.map(\.count))
+        guard backward, loss.isFinite else {
+            outcome.timings = timings
+            return outcome
+        }
         var tableGradient = table.map { [Float](repeating: 0, count: $0.values.count) }
         if let table {
             tableGradient!.withUnsafeMutableBufferPointer { gp in
                 let ds = head.backward(
                     cache, logitGradient: logits, p, table: table, tableGradient: gp.baseAddress!, threads: threads)
+                timings.scoringBackward += PhaseTimings.lap(&clock)
                 network.backward(pass, sessionGradient: ds, batch: batch, p, lookupGradient: gp.baseAddress!)
                 head.normalizationBackward(table: table, tableGradient: gp.baseAddress!, p, threads: threads)
             }
         } else {
             let ds = head.backward(cache, logitGradient: logits, p, table: nil, tableGradient: nil, threads: threads)
+            timings.scoringBackward += PhaseTimings.lap(&clock)
             network.backward(pass, sessionGradient: ds, batch: batch, p)
         }
+        timings.sessionBackward += PhaseTimings.lap(&clock)
+        outcome.timings = timings
         return outcome
     }
 

@@ -20,10 +20,11 @@ extension Trainer {
                 logits.withUnsafeMutableBufferPointer { logitBuffer in
                     grads.update(repeating: 0)
                     let p = ParameterAccess(values: values.baseAddress!, gradients: grads.baseAddress!)
+                    let outcome = objective.evaluate(
+                        batch, p, logits: logitBuffer.baseAddress!, dropoutMask: mask, random: &random)
+                    loss = outcome.loss
+                    timings.add(outcome.timings)
                     var clock = PhaseTimings.now()
-                    loss = objective.evaluate(
-                        batch, p, logits: logitBuffer.baseAddress!, dropoutMask: mask, random: &random).loss
-                    timings.scoring += PhaseTimings.lap(&clock)
                     guard loss.isFinite else { return }
                     let step = optimizer.begin(learningRate: learningRate, l2: configuration.l2)
                     let trainable = network.frozenStart
@@ -101,5 +102,18 @@ extension Model {
         for slot in [behaviour.logPriors, behaviour.sessionPrior] {
             parameters.replaceSubrange(slot.offset..<(slot.offset + slot.count), with: repeatElement(0, count: slot.count))
         }
+    }
+}
+
+extension PhaseTimings {
+    /// Adds the seconds of `other`, phase by phase.
+    mutating func add(_ other: PhaseTimings) {
+        batching += other.batching
+        sessionForward += other.sessionForward
+        scoring += other.scoring
+        loss += other.loss
+        scoringBackward += other.scoringBackward
+        sessionBackward += other.sessionBackward
+        optimizer += other.optimizer
     }
 }

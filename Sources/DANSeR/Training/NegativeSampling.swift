@@ -14,8 +14,29 @@ enum NegativeSampling {
         // The target itself is within its own margin: discount it.
         let within = VectorMath.countAtLeast(scores, count: count, threshold: threshold) - 1
         if within > candidates {
-            // The whole top M lies within the margin.
-            TopK.select(scores, count: count, k: candidates, excluded: [Int32(target)], into: &scratch)
+            // The whole top M lies within the margin. Collect what is within it, then halve the
+            // value range until the pool holds M (a quickselect by value; the pool only shrinks).
+            scratch.removeAll(keepingCapacity: true)
+            for j in 0..<count where j != target && scores[j] >= threshold { scratch.append((Int32(j), scores[j])) }
+            var low = threshold
+            var high = VectorMath.maximum(scores, count: count)
+            while scratch.count > candidates {
+                let middle = low + (high - low) / 2
+                if middle <= low || middle >= high { break }
+                var above = 0
+                for entry in scratch where entry.score >= middle { above += 1 }
+                if above >= candidates {
+                    scratch.removeAll { $0.score < middle }
+                    low = middle
+                } else {
+                    high = middle
+                }
+            }
+            if scratch.count > candidates {
+                // Ties at the boundary: keep the best, smaller index first among equals.
+                scratch.sort { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
+                scratch.removeLast(scratch.count - candidates)
+            }
             return scratch.map(\.index)
         }
         if within <= 0 {
