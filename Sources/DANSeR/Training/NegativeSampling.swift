@@ -14,29 +14,30 @@ enum NegativeSampling {
         // The target itself is within its own margin: discount it.
         let within = VectorMath.countAtLeast(scores, count: count, threshold: threshold) - 1
         if within > candidates {
-            // The whole top M lies within the margin. Collect what is within it, then halve the
-            // value range until the pool holds M (a quickselect by value; the pool only shrinks).
-            scratch.removeAll(keepingCapacity: true)
-            for j in 0..<count where j != target && scores[j] >= threshold { scratch.append((Int32(j), scores[j])) }
+            // The whole top M lies within the margin. Raise the bar by bisection on the value
+            // (each probe one vectorized count) until at most 2M remain, then sort those few.
+            func others(atLeast value: Float) -> Int {
+                VectorMath.countAtLeast(scores, count: count, threshold: value) - (scores[target] >= value ? 1 : 0)
+            }
             var low = threshold
             var high = VectorMath.maximum(scores, count: count)
-            while scratch.count > candidates {
+            var remaining = within
+            while remaining > 2 * candidates {
                 let middle = low + (high - low) / 2
                 if middle <= low || middle >= high { break }
-                var above = 0
-                for entry in scratch where entry.score >= middle { above += 1 }
+                let above = others(atLeast: middle)
                 if above >= candidates {
-                    scratch.removeAll { $0.score < middle }
                     low = middle
+                    remaining = above
                 } else {
                     high = middle
                 }
             }
-            if scratch.count > candidates {
-                // Ties at the boundary: keep the best, smaller index first among equals.
-                scratch.sort { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
-                scratch.removeLast(scratch.count - candidates)
-            }
+            scratch.removeAll(keepingCapacity: true)
+            for j in 0..<count where j != target && scores[j] >= low { scratch.append((Int32(j), scores[j])) }
+            // Best first, smaller index first among equals; keep M.
+            scratch.sort { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
+            if scratch.count > candidates { scratch.removeLast(scratch.count - candidates) }
             return scratch.map(\.index)
         }
         if within <= 0 {
