@@ -144,10 +144,19 @@ struct ScoringHead: Sendable {
         if let behaviour {
             let priors = p.value(behaviour.logPriors) + 1
             let grad = p.gradient(behaviour.scalars)
+            // sum_j dl_bj pi_j per row, rows in parallel, summed in row order afterwards.
+            var popularities = [Float](repeating: 0, count: b)
+            popularities.withUnsafeMutableBufferPointer { out in
+                let box = UncheckedBox((out.baseAddress!, dl, UnsafePointer(priors)))
+                Parallel.forEachRange(count: b, threads: threads) { range in
+                    for row in range {
+                        box.value.0[row] = VectorMath.dot(box.value.1 + row &* n, box.value.2, count: n)
+                    }
+                }
+            }
             for row in 0..<b {
                 let g = dl + row &* n
-                var popularity: Float = 0
-                for j in 0..<n { popularity += g[j] * priors[j] }
+                let popularity = popularities[row]
                 grad[0] += popularity
                 grad[1] += cache.tastes[row] * popularity
                 for (column, value) in cache.repeats[row] { grad[2] += g[column] * value }

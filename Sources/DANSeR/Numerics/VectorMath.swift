@@ -77,6 +77,24 @@ enum VectorMath {
         return total
     }
 
+    /// sum_i a[i] b[i] with 16 running partial sums (a fixed order, so results are reproducible).
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var partial = SIMD16<Float>(repeating: 0)
+        var index = 0
+        while index &+ 16 <= count {
+            partial += UnsafeRawPointer(a + index).loadUnaligned(as: SIMD16<Float>.self)
+                * UnsafeRawPointer(b + index).loadUnaligned(as: SIMD16<Float>.self)
+            index &+= 16
+        }
+        var total = partial.sum()
+        while index < count {
+            total += a[index] * b[index]
+            index &+= 1
+        }
+        return total
+    }
+
     /// How many of the `count` floats are at least `threshold`.
     @inline(__always)
     static func countAtLeast(_ p: UnsafePointer<Float>, count: Int, threshold: Float) -> Int {
