@@ -5,7 +5,7 @@
 #   cron/nightly.sh [ENV_FILE] [extra danser-batch nightly options...]
 #
 # ENV_FILE (default /etc/danser-batch/env) is sourced; typical contents:
-#   DATABASE_URL=postgresql://danser_job@db.example/danser   (password in ~/.pgpass, not here)
+#   DATABASE_URL=postgresql://danser_nightly@db.example/danser   (a login IN ROLE danser_job; password in ~/.pgpass)
 #   DANSER_BATCH=/usr/local/bin/danser-batch
 #   DANSER_LOG_DIR=/var/log/danser-batch
 #   DANSER_REPORT_DIR=/var/lib/danser-batch/reports

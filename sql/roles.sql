@@ -31,3 +31,8 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA bi GRANT SELECT ON TABLES TO danser_bi, danse
 GRANT EXECUTE ON FUNCTION danser.create_recommendations_staging(date) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.publish_recommendations(date, bigint, bigint, bigint) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.drop_recommendations_day(date) TO danser_job;
+
+-- Sharded scoring of migration 0004 (harmless to repeat).
+GRANT EXECUTE ON FUNCTION danser.create_recommendations_shard_staging(date, integer, integer) TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.complete_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint) TO danser_job;
+GRANT SELECT, INSERT, UPDATE, DELETE ON danser.score_shards TO danser_job;

@@ -8,8 +8,9 @@ struct DanserBatch: AsyncParsableCommand {
         abstract: "Nightly DANSeR session recommender: ingest, train, publish features, precompute top-K.",
         version: "0.1.0",
         subcommands: [
-            NightlyCommand.self, DemoCommand.self, GenerateCommand.self, MigrateCommand.self, DbCommand.self, ImportCommand.self,
-            ExperimentCommand.self, BenchCommand.self,
+            NightlyCommand.self, ScoreCommand.self, BackfillCommand.self, ModelsCommand.self, StatusCommand.self, DemoCommand.self, GenerateCommand.self, MigrateCommand.self, DbCommand.self, ImportCommand.self,
+            ExperimentCommand.self, BenchCommand.self, ServingBenchCommand.self,
+            PruneCommand.self,
         ]
     )
 }

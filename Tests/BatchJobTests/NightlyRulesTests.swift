@@ -91,3 +91,16 @@ import Testing
         #expect(audit.problems.contains { $0.contains("staging") })
     }
 }
+
+@Suite struct BackfillPlanTests {
+    @Test func runsNewDatesAndRerunsOnlyWhenAsked() {
+        #expect(BackfillCommand.plan(lastStatus: nil, rerun: .none).run)
+        #expect(!BackfillCommand.plan(lastStatus: "succeeded", rerun: .none).run)
+        #expect(!BackfillCommand.plan(lastStatus: "succeeded", rerun: .failed).run)
+        let all = BackfillCommand.plan(lastStatus: "succeeded", rerun: .all)
+        #expect(all.run && all.recompute)
+        #expect(!BackfillCommand.plan(lastStatus: "failed", rerun: .none).run)
+        #expect(BackfillCommand.plan(lastStatus: "interrupted", rerun: .failed).run)
+        #expect(!BackfillCommand.plan(lastStatus: "failed", rerun: .failed).recompute)
+    }
+}

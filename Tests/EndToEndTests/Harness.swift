@@ -30,8 +30,10 @@ enum Harness {
         return admin.withDatabase(name)
     }
 
-    /// The `danser-batch` executable built beside this test bundle.
+    /// The `danser-batch` executable: `DANSER_BATCH_BINARY` if set (CI points it at a release
+    /// build, so training-heavy tests run at full speed), else the one built beside this bundle.
     static var executable: String {
+        if let binary = ProcessInfo.processInfo.environment["DANSER_BATCH_BINARY"], !binary.isEmpty { return binary }
         let bundleFolder = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
             .deletingLastPathComponent()
         var folder = bundleFolder
@@ -52,15 +54,7 @@ enum Harness {
     /// Runs `danser-batch` with `DATABASE_URL` pointing at `database` (passed in the environment,
     /// never on the command line).
     static func run(_ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String] = [:]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for key in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "TEST_DATABASE_URL"] { environment[key] = nil }
-        if let database { environment["DATABASE_URL"] = database.expandedConninfo() }
-        environment["DANSER_SQL_DIR"] = projectRoot + "/sql"
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
+        let process = makeProcess(arguments, database: database, environment: extra)
         // Standard error goes to a file so that a full pipe can never block the child.
         let errPath = scratchFolder + "/\(UUID().uuidString).err"
         FileManager.default.createFile(atPath: errPath, contents: nil)
@@ -74,6 +68,43 @@ enum Harness {
         process.waitUntilExit()
         let errData = FileManager.default.contents(atPath: errPath) ?? Data()
         return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// A `danser-batch` process running in the background (output discarded), for kill tests.
+    final class Background {
+        let process: Process
+        init(_ process: Process) { self.process = process }
+
+        /// SIGKILL, as a crash or an out-of-memory kill would; waits until it is gone.
+        func kill() {
+            guard process.isRunning else { return }
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    static func start(_ arguments: [String], database: ConnectionConfiguration, environment extra: [String: String] = [:]) throws -> Background {
+        let process = makeProcess(arguments, database: database, environment: extra)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return Background(process)
+    }
+
+    /// The executable with `DATABASE_URL` pointing at `database` (in the environment, never on
+    /// the command line) and every other database variable of this process removed.
+    static func makeProcess(_ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "TEST_DATABASE_URL"] { environment[key] = nil }
+        if let database { environment["DATABASE_URL"] = database.expandedConninfo() }
+        environment["DANSER_SQL_DIR"] = projectRoot + "/sql"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        return process
     }
 
     static var projectRoot: String {

@@ -61,7 +61,17 @@ struct DatabaseOptions: ParsableArguments {
     func migratedConnection(logger: Logger) throws -> Connection {
         let configuration = try connectionConfiguration(logger: logger)
         let connection = try Database(configuration, logger: logger).connection()
-        try Migrator(try migrations(), logger: logger).apply(on: connection)
+        let migrator = Migrator(try migrations(), logger: logger)
+        // Read-only check first: a job role that may not create schemas still runs on an
+        // up-to-date database; only pending migrations need the owner's rights.
+        if try !migrator.pending(on: connection).isEmpty {
+            do {
+                try migrator.apply(on: connection)
+            } catch let error as FeatureStoreError where error.code == .permissionDenied {
+                throw FeatureStoreError(.permissionDenied, "the database lacks migrations and this role may not apply them: \(error.message)",
+                    sqlState: error.sqlState, hint: "run danser-batch migrate as the schema owner first")
+            }
+        }
         return connection
     }
 }

@@ -14,6 +14,8 @@ enum FailureReport {
         default:
             if let state = error.sqlState, error.isTransient || state.hasPrefix("53") { return .tempFail }
             if let state = error.sqlState, state.hasPrefix("22") || state.hasPrefix("23") { return .dataError }
+            // A configured source table or column that does not exist.
+            if let state = error.sqlState, ["42P01", "42703", "3F000"].contains(state) { return .config }
             return .software
         }
     }

@@ -21,6 +21,9 @@ struct NightlyCommand: ParsableCommand {
     @Flag(help: "Recompute a date that already succeeded.")
     var rerun = false
 
+    @Flag(help: "Train, gate and publish features, but leave scoring to `score --shard i/N` runs.")
+    var skipScore = false
+
     @OptionGroup var nightly: NightlyOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
@@ -37,6 +40,7 @@ struct NightlyCommand: ParsableCommand {
         let logger = Logger(label: "danser.nightly")
         var settings = try nightly.settings(asOf: asOf ?? LogicalDate.today())
         settings.rerun = rerun
+        settings.skipScore = skipScore
         var status = ExitStatus.ok
         try FailureReport.run {
             status = try Self.runNight(settings, database: database, logger: logger)

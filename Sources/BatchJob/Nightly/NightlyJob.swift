@@ -34,23 +34,27 @@ final class NightlyJob {
     /// there, then rethrown).
     func run() throws -> ExitStatus {
         let asOfDay = Int32(settings.asOf.day)
-        guard let lock = try AdvisoryLock.tryAcquire(Self.lockName, configuration: database, logger: logger) else {
-            try ledger.recordSkipped(command: "nightly", asOfDay: asOfDay, reason: "another run holds the job lock", host: Self.host, pid: getpid(), on: connection)
+        // Shards of one day's scoring run side by side, each under its own lock.
+        let sharded = settings.shard.count > 1
+        let lockName = sharded ? "\(Self.lockName) score shard \(settings.shard)" : Self.lockName
+        guard let lock = try AdvisoryLock.tryAcquire(lockName, configuration: database, logger: logger) else {
+            try ledger.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "another run holds the job lock", host: Self.host, pid: getpid(), on: connection)
             logger.warning("another nightly run holds the job lock; this one did nothing", metadata: ["as_of": "\(settings.asOf)"])
             return .skipped
         }
         defer { lock.release() }
-        let abandoned = try ledger.closeAbandoned(command: "nightly", on: connection)
+        // Only the holder of the job lock knows that no other run of its kind is alive.
+        let abandoned = sharded ? 0 : try ledger.closeAbandoned(command: settings.command, on: connection)
         if abandoned > 0 { logger.notice("closed runs left open by a killed process", metadata: ["runs": "\(abandoned)"]) }
-        if !settings.rerun, let done = try ledger.lastSucceeded(command: "nightly", asOfDay: asOfDay, on: connection) {
-            try ledger.recordSkipped(command: "nightly", asOfDay: asOfDay, reason: "already completed by run \(done.runID)", host: Self.host, pid: getpid(), on: connection)
+        if !settings.rerun, let done = try ledger.lastSucceeded(command: settings.command, asOfDay: asOfDay, on: connection) {
+            try ledger.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "already completed by run \(done.runID)", host: Self.host, pid: getpid(), on: connection)
             logger.info("this date already succeeded; nothing to do (use --rerun to recompute)", metadata: ["as_of": "\(settings.asOf)", "run": "\(done.runID)"])
             summary.alreadyDone = done.runID
             return .ok
         }
-        let runID = try ledger.start(command: "nightly", asOfDay: asOfDay, host: Self.host, pid: getpid(), on: connection)
+        let runID = try ledger.start(command: settings.command, asOfDay: asOfDay, host: Self.host, pid: getpid(), on: connection)
         summary.runID = runID
-        logger.info("nightly run started", metadata: ["run": "\(runID)", "as_of": "\(settings.asOf)"])
+        logger.info("\(settings.command) run started", metadata: ["run": "\(runID)", "as_of": "\(settings.asOf)"])
         do {
             try stages(runID: runID)
             summary.status = "succeeded"
@@ -69,7 +73,7 @@ final class NightlyJob {
     private func stages(runID: Int64) throws {
         let ingested = try timed("ingest") { try ingest(runID: runID) }
         try ShutdownSignal.check("ingest")
-        let prepared = try timed("prepare") { try prepare(ingested) }
+        let prepared = settings.scoreOnly ? nil : try timed("prepare") { try prepare(ingested) }
         try ShutdownSignal.check("prepare")
         var scoringModel: Model?
         var scoringVersion: Int64?
@@ -87,6 +91,10 @@ final class NightlyJob {
         if scoringModel == nil, let champion = try registry.champion(on: connection) {
             scoringModel = try loadModel(champion)
             scoringVersion = champion.version
+        }
+        if settings.skipScore {
+            summary.notes.append("Scoring left to score --shard runs (--skip-score).")
+            return
         }
         guard let scoringModel, let scoringVersion else {
             throw JobError(.tooLittleData, "there is no model to score with: training was not possible and no champion exists yet")
@@ -307,7 +315,7 @@ final class NightlyJob {
     private func score(_ ingested: IngestedClicks, model: Model, version: Int64, runID: Int64) throws {
         let day = Int32(settings.asOf.day)
         let since = settings.asOf.startMicros - Int64(settings.activeWindowHours) * 3_600_000_000
-        let active = ingested.activeSessions(since: since)
+        let active = ingested.activeSessions(since: since).filter { settings.shard.contains(sessionID: $0.id) }
         let vocabulary = try vocabularyStore.load(on: connection)
         var denseID = [String: Int32](minimumCapacity: vocabulary.count)
         for (index, item) in vocabulary.enumerated() where index < model.itemCount { denseID[item] = Int32(index + 1) }
@@ -317,7 +325,11 @@ final class NightlyJob {
         var recommender = Recommender(model: model)
         recommender.threads = settings.threads
         var observer = RecommendationObserver(itemCount: model.itemCount, popularity: fallback.clicks)
-        let staging = try publisher.createStaging(day: day, on: connection)
+        let sharded = settings.shard.count > 1
+        let staging = sharded
+            ? try publisher.createShardStaging(day: day, shard: settings.shard.index, of: settings.shard.count, on: connection)
+            : try publisher.createStaging(day: day, on: connection)
+        Self.holdForFaultTests("DANSER_TEST_HOLD_SCORING_SECONDS")
         let progress = ProgressReporter(label: "score", total: Int64(sessions.count), unit: "sessions", logger: logger)
         try publisher.copy(into: staging, day: day, modelVersion: version, runID: runID, on: connection) { write in
             try recommender.topK(sessions, k: settings.topK, excludeSeen: settings.excludeSeen) { first, results in
@@ -344,8 +356,21 @@ final class NightlyJob {
             throw JobError(.auditFailed, "the night's recommendations failed their audit and were not published: " + audit.problems.prefix(5).joined(separator: "; "))
         }
         try ShutdownSignal.check("scoring")
+        var remainingShards = 0
         try connection.withTransaction { connection in
-            try publisher.publish(day: day, runID: runID, modelVersion: version, sessions: audit.sessions, on: connection)
+            if sharded {
+                remainingShards = try publisher.completeShard(
+                    day: day, shard: settings.shard.index, of: settings.shard.count, runID: runID, modelVersion: version,
+                    sessions: audit.sessions, rows: audit.rows, on: connection)
+            } else {
+                try publisher.publish(day: day, runID: runID, modelVersion: version, sessions: audit.sessions, on: connection)
+            }
+        }
+        if sharded {
+            summary.notes.append(remainingShards == 0
+                ? "Shard \(settings.shard) completed the set: the day was published."
+                : "Shard \(settings.shard) staged; waiting for \(remainingShards) more shard(s) before the day is published.")
+            logger.info("shard staged", metadata: ["shard": "\(settings.shard)", "remaining": "\(remainingShards)"])
         }
         summary.scoringVersion = version
         summary.counts["sessions_scored"] = audit.sessions
@@ -355,7 +380,7 @@ final class NightlyJob {
         summary.coverage = observer.coverage
         summary.popularityDeciles = observer.popularityDeciles
         if active.isEmpty { summary.notes.append("No session was active in the last \(settings.activeWindowHours) hours: an empty result was published.") }
-        logger.info("recommendations published", metadata: ["sessions": "\(audit.sessions)", "rows": "\(audit.rows)", "model": "\(version)"])
+        logger.info(sharded && remainingShards > 0 ? "recommendations staged" : "recommendations published", metadata: ["sessions": "\(audit.sessions)", "rows": "\(audit.rows)", "model": "\(version)"])
     }
 
     // MARK: - Pieces
@@ -383,12 +408,14 @@ final class NightlyJob {
         try Checkpoint(decoding: Data(try registry.checkpoint(version: record.version, on: connection))).makeModel()
     }
 
-    /// What determines the model: a rerun with the same fingerprint may reuse it.
+    /// What determines the model: a rerun with the same fingerprint reuses it. The champion is
+    /// left out on purpose: a killed run may already have promoted its candidate, and the
+    /// parent of a night's fine-tune is always the previous night's champion.
     private func fingerprint(_ data: PreparedData, epochs: Int) -> String {
         let parts: [String] = [
             settings.asOf.description, data.mode.rawValue, settings.configurationName, JSON.encode(settings.configuration),
             "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.finetuneWindowDays)",
-            "\(settings.finetuneRateScale)", "\(data.champion?.version ?? 0)", "\(data.split.itemCount)", "\(data.training.count)",
+            "\(settings.finetuneRateScale)", "\(data.split.itemCount)", "\(data.training.count)",
         ]
         return String(ShardSpec.hash(parts.joined(separator: "|")), radix: 16)
     }
@@ -407,6 +434,14 @@ final class NightlyJob {
     }
 
     static var host: String { ProcessInfo.processInfo.hostName }
+
+    /// Fault-injection hook for the kill tests: sleeps the given seconds at a stage's riskiest
+    /// point (set only by tests; unset in production, where it costs one lookup).
+    static func holdForFaultTests(_ variable: String) {
+        if let text = ProcessInfo.processInfo.environment[variable], let seconds = Double(text), seconds > 0 {
+            Thread.sleep(forTimeInterval: min(seconds, 600))
+        }
+    }
 }
 
 /// The split and decisions the training stage works from.

@@ -44,14 +44,16 @@ struct NightlyOptions: ParsableArguments {
     @Option(help: "Threads for training and scoring (1 to 64).")
     var threads = 2
 
-    @Option(help: "Click source table (schema.table); default danser.click_log.")
+    @Option(help: "Click source table (schema.table).")
     var sourceTable = "danser.click_log"
 
-    @Option(help: "Session, item and time columns of the source table.")
+    @Option(help: "Session id column of the source table (cast to text).")
     var sessionColumn = "session_id"
-    @Option(help: ArgumentHelp(visibility: .hidden))
+
+    @Option(help: "Item id column of the source table (cast to text).")
     var itemColumn = "item_id"
-    @Option(help: ArgumentHelp(visibility: .hidden))
+
+    @Option(help: "Click time column of the source table (cast to timestamptz).")
     var timeColumn = "event_time"
 
     @Option(help: "Folder for the HTML run report (default: DANSER_REPORT_DIR, else reports/ in the state folder).")

@@ -67,7 +67,7 @@ public struct ConnectionConfiguration: Sendable, CustomStringConvertible {
 
     /// One `key=value` string with the overrides applied, for tools such as `psql`.
     /// Contains the password if the string had one: never log it or pass it on a command line.
-    func expandedConninfo() -> String {
+    public func expandedConninfo() -> String {
         let fields = (parsedFields() ?? [:]).merging(overrides) { _, new in new }
         return fields.sorted { $0.key < $1.key }.map { key, value in
             let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")

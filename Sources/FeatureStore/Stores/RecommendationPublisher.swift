@@ -26,6 +26,29 @@ public struct RecommendationPublisher: Sendable {
         return name
     }
 
+    /// Creates an empty staging table for one hash shard of `day`'s sessions.
+    public func createShardStaging(day: Int32, shard: Int, of shards: Int, on connection: Connection) throws -> String {
+        guard let name = try connection.query(
+            "SELECT danser.create_recommendations_shard_staging($1, $2, $3)", [.date(day), .int32(Int32(shard)), .int32(Int32(shards))]
+        ).scalar()?.stringValue else {
+            throw FeatureStoreError(.queryFailed, "creating the staging table of shard \(shard)/\(shards) returned no name")
+        }
+        return name
+    }
+
+    /// Records a staged, audited shard as done; the shard that completes the set merges all of
+    /// them and publishes the day. Returns how many shards are still missing (0: published now).
+    /// Call inside a transaction.
+    public func completeShard(
+        day: Int32, shard: Int, of shards: Int, runID: Int64, modelVersion: Int64, sessions: Int, rows: Int, on connection: Connection
+    ) throws -> Int {
+        let remaining = try connection.query(
+            "SELECT danser.complete_recommendations_shard($1, $2, $3, $4, $5, $6, $7)",
+            [.date(day), .int32(Int32(shard)), .int32(Int32(shards)), .int64(runID), .int64(modelVersion), .int64(Int64(sessions)), .int64(Int64(rows))]
+        ).scalar()?.int64Value
+        return Int(remaining ?? -1)
+    }
+
     /// Streams rows into the staging table; `produce` calls `write` for each batch of rows.
     /// Returns the rows the server stored.
     @discardableResult

@@ -1,0 +1,171 @@
+import ArgumentParser
+import DANSeR
+import FeatureStore
+import Foundation
+import Logging
+
+/// `danser-batch bench-serving`: the nightly serving path against its ceilings, measured in the
+/// same run: top-K scoring vs a plain sgemm, publishing rows vs `psql \copy`, and the embedding
+/// codec (byte-shuffle + LZ4 vs plain LZ4).
+struct ServingBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-serving",
+        abstract: "Benchmark scoring (vs cblas_sgemm), publishing (vs psql \\copy) and the embedding codec.",
+        discussion: "Run on an otherwise idle machine. The publish part uses the configured or embedded database."
+    )
+
+    @Option(help: "Parts to run: score, publish, codec (comma-separated).")
+    var parts = "score,publish,codec"
+    @Option(help: "Catalogue size for scoring.") var items = 43_097
+    @Option(help: "Sessions to score (the second pass scores four times as many, to show memory stays flat).") var sessions = 20_000
+    @Option(help: "Recommendation rows to publish.") var rows = 2_000_000
+    @Option(help: "Threads.") var threads = 2
+    @Option(help: "Checkpoint file of a trained model (its weights are scored and its embeddings compressed); default: random weights.")
+    var checkpoint: String?
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        output.bootstrap()
+        let chosen = Set(parts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        try FailureReport.run {
+            let model = try loadModel()
+            if chosen.contains("score") { try benchScoring(model) }
+            if chosen.contains("codec") { benchCodec(model) }
+            if chosen.contains("publish") { try benchPublish() }
+        }
+    }
+
+    private func loadModel() throws -> Model {
+        if let checkpoint {
+            guard let data = FileManager.default.contents(atPath: checkpoint) else {
+                throw InputError(code: .notFound, path: checkpoint, detail: "no such checkpoint file")
+            }
+            let model = try Checkpoint(decoding: data).makeModel()
+            print("model: trained checkpoint \(checkpoint) (\(model.itemCount) items, d \(model.configuration.hiddenSize))")
+            return model
+        }
+        print("model: SR-GNN with random weights, \(items) items, d 100 (scoring cost does not depend on the weights)")
+        return try Model(configuration: .srgnn, itemCount: items, seed: 1)
+    }
+
+    /// Sessions of 2-8 clicks drawn with a popularity skew, reproducibly.
+    private func sampleSessions(_ count: Int, items: Int) -> [Session] {
+        var random = SplitMix64(seed: 7)
+        return (0..<count).map { _ in
+            (0..<(2 + Int(random.next(below: 7)))).map { _ in
+                let u = random.nextUnit()
+                return Int32(1 + Int(Double(items - 1) * u * u))
+            }
+        }
+    }
+
+    private func benchScoring(_ model: Model) throws {
+        BLAS.setThreadCount(threads)
+        let kernels = try KernelBenchmark.run(hidden: model.configuration.hiddenSize, items: model.itemCount, repetitions: 20, threads: threads)
+        let flopsPerSession = 2.0 * Double(model.configuration.hiddenSize) * Double(model.itemCount)
+        let ceiling = kernels.plainProduct * 1e9 / flopsPerSession
+        var recommender = Recommender(model: model)
+        recommender.threads = threads
+        print("scoring: top-20 over \(model.itemCount) items, batch 100, \(threads) threads")
+        print(String(format: "  plain cblas_sgemm (100x%d)*(%dx%d): %.1f GFLOP/s = ceiling %.0f sessions/s", model.configuration.hiddenSize, model.configuration.hiddenSize, model.itemCount, kernels.plainProduct, ceiling))
+        for count in [sessions, sessions * 4] {
+            let input = sampleSessions(count, items: model.itemCount)
+            let start = Date()
+            var produced = 0
+            recommender.topK(input, k: 20) { _, results in produced += results.count }
+            let seconds = Date().timeIntervalSince(start)
+            let rate = Double(produced) / seconds
+            print(String(format: "  %7d sessions: %.2f s, %.0f sessions/s = %.2f of the sgemm ceiling; resident %.0f MiB, peak %.0f MiB",
+                count, seconds, rate, rate / ceiling, ProcessMemory.currentMiB(), ProcessMemory.peakMiB()))
+        }
+    }
+
+    private func benchCodec(_ model: Model) {
+        let embeddings = model.itemEmbeddings
+        let rawBytes = Double(embeddings.table.count * 4)
+        print(String(format: "codec: %d x %d float32 embeddings (%.1f MB)%@", embeddings.rows, embeddings.dim, rawBytes / 1e6, checkpoint == nil ? ", random weights: trained ones compress differently" : ""))
+        for codec in [EmbeddingCodec.lz4, .shuffleLZ4] {
+            var chunks: [[UInt8]] = []
+            let encodeStart = Date()
+            for _ in 0..<5 { chunks = EmbeddingChunks.encode(embeddings.table, rows: embeddings.rows, dim: embeddings.dim, codec: codec) }
+            let encodeSeconds = Date().timeIntervalSince(encodeStart) / 5
+            let stored = Double(chunks.reduce(0) { $0 + $1.count })
+            let decodeStart = Date()
+            var ok = true
+            for _ in 0..<5 {
+                let decoded = try? EmbeddingChunks.decode(chunks, rows: embeddings.rows, dim: embeddings.dim, name: "bench")
+                ok = ok && decoded?.count == embeddings.table.count
+            }
+            let decodeSeconds = Date().timeIntervalSince(decodeStart) / 5
+            print(String(format: "  %@ ratio %.3f (%.1f MB stored), encode %.0f MB/s, decode %.0f MB/s%@", (codec.description + String(repeating: " ", count: max(0, 12 - codec.description.count))) as NSString,
+                rawBytes / stored, stored / 1e6, rawBytes / 1e6 / encodeSeconds, rawBytes / 1e6 / decodeSeconds, ok ? "" : "  DECODE FAILED"))
+        }
+    }
+
+    private func benchPublish() throws {
+        let logger = Logger(label: "danser.bench")
+        let connection = try database.migratedConnection(logger: logger)
+        let configuration = try database.connectionConfiguration(logger: logger)
+        let day: Int32 = 0  // 1970-01-01: never a real night
+        let sessionsNeeded = rows / 20
+        func row(_ index: Int) -> RecommendationRow {
+            RecommendationRow(sessionID: "bench-session-\(index / 20)", rank: Int16(index % 20 + 1), itemID: "item-\((index * 7_919) % 43_097)", score: Float(20 - index % 20) * 0.5)
+        }
+        // The same rows as CSV for psql.
+        let csvPath = NSTemporaryDirectory() + "danser-bench-\(getpid()).csv"
+        FileManager.default.createFile(atPath: csvPath, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: csvPath))
+        var text = ""
+        for index in 0..<rows {
+            let r = row(index)
+            text += "1970-01-01,\(r.sessionID),\(r.rank),\(r.itemID),\(r.score),1,1\n"
+            if text.utf8.count > 1 << 20 { handle.write(Data(text.utf8)); text = "" }
+        }
+        handle.write(Data(text.utf8))
+        try handle.close()
+        defer { try? FileManager.default.removeItem(atPath: csvPath) }
+
+        let publisher = RecommendationPublisher()
+        let staging = try publisher.createStaging(day: day, on: connection)
+        let copyStart = Date()
+        try publisher.copy(into: staging, day: day, modelVersion: 1, runID: 1, on: connection) { write in
+            var batch: [RecommendationRow] = []
+            batch.reserveCapacity(2_000)
+            for index in 0..<rows {
+                batch.append(row(index))
+                if batch.count == 2_000 { try write(batch); batch.removeAll(keepingCapacity: true) }
+            }
+            try write(batch)
+        }
+        let copySeconds = Date().timeIntervalSince(copyStart)
+        let swapStart = Date()
+        try connection.withTransaction { try publisher.publish(day: day, runID: 1, modelVersion: 1, sessions: sessionsNeeded, on: $0) }
+        let swapSeconds = Date().timeIntervalSince(swapStart)
+
+        guard !configuration.containsPassword else {
+            throw JobError(.usage, "the publish benchmark runs psql with the connection string on its command line: keep the password in ~/.pgpass or PGPASSWORD, not in the URL")
+        }
+        try connection.query("DROP TABLE IF EXISTS public.bench_psql_copy")
+        try connection.query("CREATE TABLE public.bench_psql_copy (LIKE danser.recommendations INCLUDING DEFAULTS)")
+        let psqlStart = Date()
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        psql.arguments = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "\\copy public.bench_psql_copy FROM '\(csvPath)' WITH (FORMAT csv)"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGDATABASE"] = nil
+        psql.arguments! += ["-d", configuration.expandedConninfo()]
+        psql.environment = environment
+        try psql.run()
+        psql.waitUntilExit()
+        let psqlSeconds = Date().timeIntervalSince(psqlStart)
+        try connection.query("DROP TABLE IF EXISTS public.bench_psql_copy")
+        try connection.query("SELECT danser.drop_recommendations_day($1)", [.date(day)])
+        guard psql.terminationStatus == 0 else { throw JobError(.usage, "psql \\copy failed (exit \(psql.terminationStatus))") }
+        print("publish: \(rows) recommendation rows")
+        print(String(format: "  psql \\copy (CSV) into an identical table: %.2f s", psqlSeconds))
+        print(String(format: "  binary COPY into staging:                 %.2f s = %.2f x psql", copySeconds, copySeconds / psqlSeconds))
+        print(String(format: "  audit-ready swap (key index + attach):    %.2f s; staging + swap = %.2f x psql", swapSeconds, (copySeconds + swapSeconds) / psqlSeconds))
+        print(String(format: "  peak memory: %.0f MiB", ProcessMemory.peakMiB()))
+    }
+}

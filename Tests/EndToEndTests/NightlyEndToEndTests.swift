@@ -1,0 +1,160 @@
+@testable import FeatureStore
+import Foundation
+import Testing
+
+/// The nightly job run as a scheduler runs it, against a real PostgreSQL, on the real
+/// YOOCHOOSE 100k sample (skipped where ../shared is absent). CI points DANSER_BATCH_BINARY at a
+/// release build so training takes seconds.
+@Suite(.serialized) struct NightlyEndToEndTests {
+    static let common = ["--epochs", "1", "--finetune-epochs", "1", "--log-format", "json", "--tolerance", "100"]
+
+    /// A fresh database with both YOOCHOOSE files imported, or nil without ../shared.
+    static func importedDatabase() throws -> ConnectionConfiguration? {
+        guard let samples = Harness.samplesFolder else { return nil }
+        let database = try Harness.makeDatabase()
+        let run = try Harness.run(
+            ["import", samples + "/yoochoose-clicks-100k-train.tsv", samples + "/yoochoose-clicks-100k-test.tsv", "--log-format", "json"],
+            database: database)
+        #expect(run.status == 0, "\(run.stderr)")
+        return database
+    }
+
+    static func nightly(_ asOf: String, _ extra: [String] = [], database: ConnectionConfiguration, environment: [String: String] = [:]) throws -> Harness.Run {
+        try Harness.run(["nightly", "--as-of", asOf] + common + extra, database: database, environment: environment)
+    }
+
+    /// What BI sees: every current row, in a stable order (run ids left out: a rerun has its own).
+    static func published(_ database: ConnectionConfiguration) throws -> [String] {
+        let connection = try Connection(database)
+        let result = try connection.query(
+            "SELECT as_of::text, session_id, rank, item_id, score::text FROM bi.recommendations_current ORDER BY session_id, rank")
+        return try result.rows().map { row in row.map { $0.stringValue ?? $0.int64Value.map(String.init) ?? "?" }.joined(separator: "|") }
+    }
+
+    @Test func retrainThenFineTuneThenRerunChangesNothing() throws {
+        guard let database = try Self.importedDatabase() else {
+            print("skipped: ../shared/data/samples is not here")
+            return
+        }
+        let first = try Self.nightly("2014-04-07", ["--mode", "retrain"], database: database)
+        #expect(first.status == 0, "\(first.stderr.suffix(2000))")
+        let second = try Self.nightly("2014-04-08", ["--mode", "finetune"], database: database)
+        #expect(second.status == 0, "\(second.stderr.suffix(2000))")
+
+        let connection = try Connection(database)
+        let models = try connection.query("SELECT model_version, mode, parent_version, status FROM danser.models ORDER BY model_version").rows()
+        #expect(models.count == 2)
+        #expect(models.map { $0[1].stringValue } == ["retrain", "fine-tune"])
+        #expect(models[1][2].int64Value == models[0][0].int64Value)
+
+        // The ledger holds P@20 and MRR@20 of the candidate, the champion and both baselines.
+        let metrics = try connection.query("SELECT metrics::text FROM danser.runs WHERE command = 'nightly' AND as_of = '2014-04-08' AND status = 'succeeded'").scalar()?.stringValue ?? ""
+        let object = try JSONSerialization.jsonObject(with: Data(metrics.utf8)) as? [String: Any] ?? [:]
+        for name in ["candidate", "champion", "popularity", "session_kNN"] {
+            let scores = object[name] as? [String: Double]
+            #expect(scores?["p@20"] != nil && scores?["mrr@20"] != nil, "\(name) in \(metrics)")
+        }
+        let candidateP20 = (object["candidate"] as? [String: Double])?["p@20"] ?? 0
+        let popularityP20 = (object["popularity"] as? [String: Double])?["p@20"] ?? 100
+        #expect(candidateP20 > popularityP20)
+
+        // BI: top 20 of one session in one query, and which model made it and when.
+        let session = try connection.query("SELECT session_id FROM bi.recommendations_current LIMIT 1").scalar()?.stringValue ?? ""
+        let top = try connection.query("SELECT rank, item_id FROM bi.recommendations_current WHERE session_id = $1 ORDER BY rank", [.text(session)])
+        #expect(top.rowCount == 20)
+        let provenance = try connection.query("SELECT DISTINCT model_version, as_of::text, published_at IS NOT NULL FROM bi.recommendations_current").rows()
+        #expect(provenance.count == 1 && provenance[0][1].stringValue == "2014-04-08")
+
+        // A rerun of a finished date is a no-op: same rows, same publication.
+        let before = try Self.published(database)
+        let stamp = try connection.query("SELECT run_id, published_at::text FROM danser.published_recommendations WHERE as_of = '2014-04-08'").rows()
+        let again = try Self.nightly("2014-04-08", ["--mode", "finetune"], database: database)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("already completed"))
+        #expect(try Self.published(database) == before)
+        #expect(try connection.query("SELECT run_id, published_at::text FROM danser.published_recommendations WHERE as_of = '2014-04-08'").rows() == stamp)
+    }
+
+    @Test func aSecondConcurrentRunIsSkipped() throws {
+        guard let database = try Self.importedDatabase() else { return }
+        let first = try Harness.start(["nightly", "--as-of", "2014-04-07"] + Self.common, database: database, environment: ["DANSER_TEST_HOLD_SCORING_SECONDS": "60"])
+        defer { first.kill() }
+        try Self.waitFor(database, "SELECT count(*) FROM danser.runs WHERE status = 'running'")
+        let second = try Self.nightly("2014-04-07", database: database)
+        #expect(second.status == 4)
+        let skipped = try Connection(database).query("SELECT count(*) FROM danser.runs WHERE status = 'skipped' AND error LIKE '%lock%'").scalar()?.int64Value
+        #expect(skipped == 1)
+    }
+
+    @Test func killedDuringTrainingThenRerunGivesTheSamePublishedState() throws {
+        guard let reference = try Self.importedDatabase(), let killed = try Self.importedDatabase() else { return }
+        let options = ["--mode", "retrain", "--epochs", "2"]
+        #expect(try Self.nightly("2014-04-07", options, database: reference).status == 0)
+        let expected = try Self.published(reference)
+        #expect(expected.count > 1_000)
+
+        // SIGKILL once the first epoch's checkpoint is in the database; the rerun resumes there.
+        let training = try Harness.start(["nightly", "--as-of", "2014-04-07"] + Self.common + options, database: killed)
+        try Self.waitFor(killed, "SELECT count(*) FROM danser.training_checkpoints")
+        training.kill()
+        #expect(try Self.published(killed).isEmpty)
+        let resumed = try Self.nightly("2014-04-07", options, database: killed)
+        #expect(resumed.status == 0, "\(resumed.stderr.suffix(2000))")
+        #expect(resumed.stderr.contains("resuming training"))
+        #expect(try Self.published(killed) == expected)
+    }
+
+    @Test func killedDuringScoringKeepsThePreviousDayAndTheRerunMatches() throws {
+        guard let twin = try Self.importedDatabase(), let killed = try Self.importedDatabase() else { return }
+        let options = ["--mode", "retrain"]
+        #expect(try Self.nightly("2014-04-06", options, database: twin).status == 0)
+        #expect(try Self.nightly("2014-04-07", options, database: twin).status == 0)
+        let expected = try Self.published(twin)
+
+        #expect(try Self.nightly("2014-04-06", options, database: killed).status == 0)
+        let previousDay = try Self.published(killed)
+        let scoring = try Harness.start(
+            ["nightly", "--as-of", "2014-04-07"] + Self.common + options, database: killed,
+            environment: ["DANSER_TEST_HOLD_SCORING_SECONDS": "60"])
+        try Self.waitFor(killed, "SELECT count(*) FROM pg_tables WHERE tablename = 'recommendations_staging_20140407'")
+        scoring.kill()
+        // Readers still see the whole previous day, never a partial new one.
+        #expect(try Self.published(killed) == previousDay)
+        let rerun = try Self.nightly("2014-04-07", options, database: killed)
+        #expect(rerun.status == 0, "\(rerun.stderr.suffix(2000))")
+        #expect(rerun.stderr.contains("reusing it"))
+        #expect(try Self.published(killed) == expected)
+        let failed = try Connection(killed).query("SELECT count(*) FROM danser.runs WHERE status = 'failed'").scalar()?.int64Value
+        #expect(failed == 1)
+    }
+
+    @Test func shardedScoringPublishesOnlyWhenEveryShardIsDoneAndMatchesOneProcess() throws {
+        guard let database = try Self.importedDatabase() else { return }
+        let trained = try Self.nightly("2014-04-07", ["--mode", "retrain", "--skip-score"], database: database)
+        #expect(trained.status == 0, "\(trained.stderr.suffix(2000))")
+        #expect(try Self.published(database).isEmpty)
+        for shard in 0..<3 {
+            let run = try Harness.run(["score", "--as-of", "2014-04-07", "--shard", "\(shard)/3", "--log-format", "json"], database: database)
+            #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+            // Nothing is visible until the last shard is in.
+            #expect(try Self.published(database).isEmpty == (shard < 2))
+        }
+        let sharded = try Self.published(database)
+        #expect(sharded.count > 1_000)
+        let whole = try Harness.run(["score", "--as-of", "2014-04-07", "--log-format", "json"], database: database)
+        #expect(whole.status == 0)
+        #expect(try Self.published(database) == sharded)
+        #expect(try Harness.run(["score", "--shard", "3/3"], database: database).status == 64)
+    }
+
+    /// Polls until `sql` returns a count above zero (at most two minutes).
+    static func waitFor(_ database: ConnectionConfiguration, _ sql: String) throws {
+        let connection = try Connection(database)
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            if (try connection.query(sql).scalar()?.int64Value ?? 0) > 0 { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Issue.record("timed out waiting for: \(sql)")
+    }
+}
