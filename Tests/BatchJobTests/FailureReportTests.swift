@@ -15,7 +15,8 @@ import Testing
         (FeatureStoreError(.queryFailed, "x", sqlState: "53300"), .tempFail),
         (FeatureStoreError(.queryFailed, "x", sqlState: "40001"), .tempFail),
         (FeatureStoreError(.queryFailed, "x", sqlState: "22P02"), .dataError),
-        (FeatureStoreError(.queryFailed, "x", sqlState: "42P01"), .software),
+        (FeatureStoreError(.queryFailed, "x", sqlState: "42P01"), .config),
+        (FeatureStoreError(.queryFailed, "x", sqlState: "XX000"), .software),
     ])
     func mapsEveryKindOfFailureToItsExitCode(error: FeatureStoreError, status: BatchJob.ExitStatus) {
         #expect(FailureReport.exitStatus(for: error) == status)
