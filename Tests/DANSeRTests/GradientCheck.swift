@@ -36,8 +36,8 @@ struct TinySetup {
     var network: SessionNetwork { model.network }
     var layout: ParameterLayout { model.layout }
 
-    init(hiddenSize: Int = 4, itemCount: Int = 7, seed: UInt64 = 3) throws {
-        var configuration = ModelConfiguration.srgnn
+    init(hiddenSize: Int = 4, itemCount: Int = 7, seed: UInt64 = 3, configuration base: ModelConfiguration = .srgnn) throws {
+        var configuration = base
         configuration.hiddenSize = hiddenSize
         var model = try Model(configuration: configuration, itemCount: itemCount, seed: seed)
         // Larger weights than the default init, so every nonlinearity is exercised.

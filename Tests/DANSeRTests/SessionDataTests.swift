@@ -97,13 +97,7 @@ import Testing
 
     @Test func configurationSwitches() throws {
         try ModelConfiguration.srgnn.validate()
-        do {
-            try ModelConfiguration.danser.validate()
-            Issue.record("expected notImplemented")
-        } catch {
-            #expect(error.code == .notImplemented)
-            #expect(error.message.contains("propagation step"))
-        }
+        try ModelConfiguration.danser.validate()
         var bad = ModelConfiguration.srgnn
         bad.batchSize = 0
         #expect(throws: DANSeRError.self) { try bad.validate() }

@@ -271,6 +271,7 @@ final class NightlyJob {
         let model = trained.trainer.model
         let embeddings = model.itemEmbeddings
         let statistics = BehaviourStatistics(training: data.split.training, itemCount: data.split.itemCount)
+            .withLearnedScalars(of: model)
         let checkpoint = Array(Checkpoint(trained.trainer).encoded())
         let asOfDay = Int32(settings.asOf.day)
         let version = try connection.withTransaction { connection -> Int64 in

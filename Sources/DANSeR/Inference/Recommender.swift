@@ -67,15 +67,20 @@ public struct Recommender: Sendable {
 }
 
 extension Model {
-    /// Scores of every item (column j = item j + 1) for every session of `batch`, the same path
-    /// evaluation ranks with, so what is published is what was measured.
-    func scores(_ batch: SessionBatch, into logits: UnsafeMutablePointer<Float>) {
+    /// Scores of every item (column j = item j + 1) for every session of `batch`, with every
+    /// switch of the scoring (normalization, behaviour adjustment): the same path evaluation
+    /// ranks with, so what is published is what was measured.
+    func scores(_ batch: SessionBatch, into logits: UnsafeMutablePointer<Float>, threads: Int = 1) {
         parameters.withUnsafeBufferPointer { values in
             // The forward pass only reads the parameters.
             let pointer = UnsafeMutablePointer(mutating: values.baseAddress!)
             let access = ParameterAccess(values: pointer, gradients: pointer)
-            let pass = network.forward(batch, access)
-            network.scorer.scores(pass.sessions, access, into: logits)
+            let head = network.head
+            let table = head.normalizedTable(access, threads: threads)
+            let pass = table.map { t in
+                t.values.withUnsafeBufferPointer { network.forward(batch, access, lookupTable: $0.baseAddress!) }
+            } ?? network.forward(batch, access)
+            _ = head.forward(pass.sessions, batch: batch, access, table: table, into: logits, threads: threads)
         }
     }
 }

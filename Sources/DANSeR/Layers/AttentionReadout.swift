@@ -1,11 +1,15 @@
-/// SR-GNN's soft-attention readout (MODEL.md section 3, attention 1 with raw weights):
-///   u = X[last],  alpha_t = q . sigmoid(W1 u + b1 + W2 X_t + b2),  g = sum_t alpha_t X_t,
-///   s = W3 [g ; u] + b3.
+internal import Foundation
+
+/// SR-GNN's soft-attention readout (MODEL.md section 3, attention 1):
+///   u = X[last],  e_t = q . sigmoid(W1 u + b1 + W2 X_t + b2),  g = sum_t alpha_t X_t,
+///   s = W3 [g ; u] + b3,
+/// with alpha = e (SR-GNN, `softmax` false) or alpha = the session's masked softmax of e (DANSeR).
 struct AttentionReadout: Sendable {
     let last: Linear  // W1, d -> d
     let item: Linear  // W2, d -> d
     let query: ParameterSlot  // q, 1 x d
     let transform: Linear  // W3, 2d -> d
+    var softmax = false
 
     struct Cache {
         var positions: Matrix  // X, P x d
@@ -38,6 +42,22 @@ struct AttentionReadout: Sendable {
                 alpha += q[col] * v
             }
             weights[position] = alpha
+        }
+        if softmax {
+            for s in 0..<b {
+                let range = Int(graph.positionStart[s])..<Int(graph.positionStart[s + 1])
+                let shift = weights[range].max() ?? 0
+                var total: Float = 0
+                for position in range {
+                    weights[position] = Foundation.exp(weights[position] - shift)
+                    total += weights[position]
+                }
+                for position in range { weights[position] /= total }
+            }
+        }
+        for position in 0..<x.rows {
+            let s = Int(graph.positionSession[position])
+            let alpha = weights[position]
             for col in 0..<d { cat.storage[s &* 2 &* d &+ col] += alpha * x.storage[position &* d &+ col] }
         }
         for s in 0..<b {
@@ -62,6 +82,7 @@ struct AttentionReadout: Sendable {
         let dq = p.gradient(query)
         var dPre = Matrix(rows: x.rows, cols: d)
         var dq1 = Matrix(rows: b, cols: d)
+        var dWeights = [Float](repeating: 0, count: x.rows)
         for position in 0..<x.rows {
             let s = Int(graph.positionSession[position])
             let alpha = cache.weights[position]
@@ -71,6 +92,20 @@ struct AttentionReadout: Sendable {
                 dAlpha += dg * x.storage[position &* d &+ col]
                 dx.storage[position &* d &+ col] = alpha * dg
             }
+            dWeights[position] = dAlpha
+        }
+        if softmax {
+            // d e_t = alpha_t (d alpha_t - sum_t' alpha_t' d alpha_t') within each session.
+            for s in 0..<b {
+                let range = Int(graph.positionStart[s])..<Int(graph.positionStart[s + 1])
+                var inner: Float = 0
+                for position in range { inner += cache.weights[position] * dWeights[position] }
+                for position in range { dWeights[position] = cache.weights[position] * (dWeights[position] - inner) }
+            }
+        }
+        for position in 0..<x.rows {
+            let s = Int(graph.positionSession[position])
+            let dAlpha = dWeights[position]
             for col in 0..<d {
                 let i = position &* d &+ col
                 let v = cache.gates.storage[i]

@@ -20,6 +20,7 @@ public struct Model: Sendable {
         var random = RandomSource(seed: seed, stream: 1, epoch: 0)
         let bound = 1 / Float(configuration.hiddenSize).squareRoot()
         parameters = (0..<layout.totalCount).map { _ in random.uniform(-bound, bound) }
+        resetBehaviour()
     }
 
     /// A model from stored weights (a checkpoint); the count must match the layout.

@@ -1,5 +1,5 @@
 /// Every switch of the model (MODEL.md sections 1-7). SR-GNN and DANSeR are presets of this
-/// one value; switches whose code does not exist yet are refused by `validate()`.
+/// one value; every DANSeR part can be switched off on its own.
 public struct ModelConfiguration: Codable, Sendable, Hashable {
     /// How attention 1 turns its energies into weights.
     public enum AttentionWeighting: String, Codable, Sendable, Hashable {
@@ -79,7 +79,14 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
         }
     }
 
-    /// Checks ranges and refuses switches whose code is not written yet.
+    /// True when training can use the memory-lean fused SR-GNN scoring step: plain dot-product
+    /// scores and cross-entropy alone (the propagation and attention switches do not matter).
+    var usesFusedScoring: Bool {
+        !normalizesVectors && !usesBehaviourNormalization && !usesAdaptiveNegatives && !usesUniformNegatives
+            && dropout == 0
+    }
+
+    /// Checks ranges and refuses contradictory switches, naming both settings.
     public func validate() throws(DANSeRError) {
         func bad(_ message: String) -> DANSeRError { DANSeRError(.invalidConfiguration, message) }
         guard hiddenSize >= 1 else { throw bad("hidden size must be at least 1 (got \(hiddenSize))") }
@@ -94,23 +101,39 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
             throw bad("decay step must be at least 1 and decay rate in (0, 1]")
         }
         guard dropout >= 0, dropout < 1 else { throw bad("dropout must be in [0, 1) (got \(dropout))") }
-        // Switches reserved for full DANSeR; the code paths come in the next step.
-        let notYet: [(Bool, String)] = [
-            (propagationSteps != 1, "more than one propagation step"),
-            (!sharesPropagationWeights, "per-step propagation weights"),
-            (attentionWeighting != .raw, "softmax attention weighting"),
-            (!sharesAttentionWeights, "per-field attention weights"),
-            (usesFieldAttention, "attention across receptive fields"),
-            (normalizesVectors, "normalized vectors with cosine scores"),
-            (usesBehaviourNormalization, "behaviour normalization"),
-            (usesAdaptiveNegatives || usesUniformNegatives, "negative sampling"),
-            (dropout != 0, "dropout"),
-        ]
-        let missing = notYet.filter(\.0).map(\.1)
-        guard missing.isEmpty else {
-            throw DANSeRError(
-                .notImplemented,
-                "not implemented yet: \(missing.joined(separator: ", ")); use the srgnn configuration")
+        guard cosineScale > 0, cosineScale.isFinite else {
+            throw bad("the cosine scale must be positive (got \(cosineScale))")
+        }
+        if !sharesPropagationWeights && propagationSteps == 1 {
+            throw bad("per-step propagation weights need more than one propagation step "
+                + "(propagation steps 1 with shared propagation weights off); set propagation steps above 1 or share the weights")
+        }
+        if !sharesAttentionWeights && propagationSteps == 1 {
+            throw bad("per-field attention weights need more than one receptive field "
+                + "(propagation steps 1 with shared attention weights off); set propagation steps above 1 or share the weights")
+        }
+        if !sharesAttentionWeights && !usesFieldAttention {
+            throw bad("per-field attention weights need attention across receptive fields "
+                + "(shared attention weights off with field attention off): only the last field would be read")
+        }
+        if usesUniformNegatives && !usesAdaptiveNegatives {
+            throw bad("uniform negatives replace adaptive negative sampling, which is off "
+                + "(uniform negatives on with adaptive negatives off); turn adaptive negatives on to run the ablation")
+        }
+        if cosineScale != 12 && !normalizesVectors {
+            throw bad("a cosine scale (\(cosineScale)) has no effect without normalized vectors "
+                + "(cosine scale set with normalize off); turn normalization on or leave the scale at 12")
+        }
+        if usesAdaptiveNegatives {
+            guard negativeCandidates >= 1 else {
+                throw bad("negative candidates must be at least 1 (got \(negativeCandidates))")
+            }
+            guard negativeMargin >= 0, negativeMargin.isFinite else {
+                throw bad("the negative margin must be zero or positive (got \(negativeMargin))")
+            }
+            guard negativeLossWeight >= 0, negativeLossWeight.isFinite else {
+                throw bad("the negative loss weight must be zero or positive (got \(negativeLossWeight))")
+            }
         }
     }
 }

@@ -18,6 +18,8 @@ extension Model {
             // Rows are contiguous, so the old rows are a prefix of the new slot.
             grown.parameters.replaceSubrange(slot.offset..<(slot.offset + old.count), with: parameters[old.offset..<(old.offset + old.count)])
         }
+        // The old statistics do not cover the new items: the next training epoch recomputes them.
+        grown.clearBehaviourStatistics()
         return grown
     }
 }

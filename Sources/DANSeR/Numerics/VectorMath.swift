@@ -77,6 +77,14 @@ enum VectorMath {
         return total
     }
 
+    /// How many of the `count` floats are at least `threshold`.
+    @inline(__always)
+    static func countAtLeast(_ p: UnsafePointer<Float>, count: Int, threshold: Float) -> Int {
+        var total = 0
+        for i in 0..<count { total &+= p[i] >= threshold ? 1 : 0 }
+        return total
+    }
+
     /// sqrt(x) for x >= 0 (0 gives 0) from the bit-level reciprocal square root estimate and
     /// three Newton steps: relative error below 1e-7, and branch-free so loops vectorize.
     @inline(__always)

@@ -45,36 +45,30 @@ public enum Evaluator {
         let all = indices ?? Array(0..<examples.count)
         var result = EvaluationResult(cutoffs: cutoffs)
         let n = model.itemCount
-        let network = model.network
         var logits = [Float](repeating: 0, count: max(1, batchSize) * n)
         var ranks = [Int](repeating: 0, count: max(1, batchSize))
-        model.parameters.withUnsafeBufferPointer { values in
-            // The forward pass only reads; gradients are never touched outside backward.
-            let pointer = UnsafeMutablePointer(mutating: values.baseAddress!)
-            let p = ParameterAccess(values: pointer, gradients: pointer)
-            var lower = 0
-            while lower < all.count {
-                let indices = all[lower..<min(all.count, lower + max(1, batchSize))]
-                lower += indices.count
-                let batch = SessionBatch(examples, indices: indices, maxLength: model.configuration.maxSessionLength)
-                let pass = network.forward(batch, p)
-                logits.withUnsafeMutableBufferPointer { buffer in
-                    network.scorer.scores(pass.sessions, p, into: buffer.baseAddress!, threads: threads)
-                    let logitBox = UncheckedBox(UnsafePointer(buffer.baseAddress!))
-                    ranks.withUnsafeMutableBufferPointer { rankBuffer in
-                        let rankBox = UncheckedBox(rankBuffer.baseAddress!)
-                        let targets = batch.targets
-                        Parallel.forEachRange(count: batch.count, threads: threads) { range in
-                            for row in range {
-                                let scores = logitBox.value + row * n
-                                let targetScore = scores[Int(targets[row]) - 1]
-                                rankBox.value[row] = VectorMath.countGreater(scores, count: n, than: targetScore)
-                            }
+        var lower = 0
+        while lower < all.count {
+            let indices = all[lower..<min(all.count, lower + max(1, batchSize))]
+            lower += indices.count
+            let batch = SessionBatch(examples, indices: indices, maxLength: model.configuration.maxSessionLength)
+            logits.withUnsafeMutableBufferPointer { buffer in
+                // The one scoring path of the model, as `Recommender` publishes with.
+                model.scores(batch, into: buffer.baseAddress!, threads: threads)
+                let logitBox = UncheckedBox(UnsafePointer(buffer.baseAddress!))
+                ranks.withUnsafeMutableBufferPointer { rankBuffer in
+                    let rankBox = UncheckedBox(rankBuffer.baseAddress!)
+                    let targets = batch.targets
+                    Parallel.forEachRange(count: batch.count, threads: threads) { range in
+                        for row in range {
+                            let scores = logitBox.value + row * n
+                            let targetScore = scores[Int(targets[row]) - 1]
+                            rankBox.value[row] = VectorMath.countGreater(scores, count: n, than: targetScore)
                         }
                     }
                 }
-                for row in 0..<batch.count { result.record(rank: ranks[row]) }
             }
+            for row in 0..<batch.count { result.record(rank: ranks[row]) }
         }
         return result
     }

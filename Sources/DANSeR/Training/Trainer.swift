@@ -33,8 +33,8 @@ public struct Trainer: Sendable {
     /// Seconds spent in each phase of training so far (for benchmarks and progress reports).
     public internal(set) var timings = PhaseTimings()
 
-    private var gradients: [Float]
-    private var logits: [Float] = []
+    var gradients: [Float]
+    var logits: [Float] = []
 
     /// A fresh model initialized from `seed`.
     public init(configuration: ModelConfiguration, itemCount: Int, seed: UInt64, threads: Int = 1) throws(DANSeRError) {
@@ -75,6 +75,9 @@ public struct Trainer: Sendable {
     ) throws(DANSeRError) -> EpochSummary {
         let epoch = completedEpochs
         let c = model.configuration
+        if model.needsBehaviourStatistics {
+            try model.setBehaviourStatistics(BehaviourStatistics(training: examples.sessions, itemCount: model.itemCount))
+        }
         let rate = learningRate(epoch: epoch)
         let order = order(epoch: epoch, count: examples.count)
         let batchCount = (order.count + c.batchSize - 1) / c.batchSize
@@ -109,6 +112,7 @@ public struct Trainer: Sendable {
 
     /// One optimizer step on one batch; returns the summed loss of the batch.
     mutating func step(_ batch: SessionBatch, learningRate: Float) -> Double {
+        if !model.configuration.usesFusedScoring { return danserStep(batch, learningRate: learningRate) }
         let network = model.network
         let itemCount = model.itemCount
         let rows = batch.count

@@ -1,0 +1,208 @@
+internal import Foundation
+
+/// Scores of every item for every session with DANSeR's switches (MODEL.md sections 4 and 5):
+///   l_j  = s . E_j                                   (SR-GNN), or
+///   l_j  = sigma * cos(s, E_j)                       (`normalizes`, NISER), then
+///   l'_j = l_j + (b0 + b1 tau_s) pi_j + rho log(1 + r_j(s))   (`behaviour`).
+/// The same code scores for training, evaluation and publication.
+struct ScoringHead: Sendable {
+    /// Where the behaviour normalization keeps its numbers.
+    struct Behaviour: Sendable {
+        /// b0, b1, rho: learned, starting at 0.
+        let scalars: ParameterSlot
+        /// pi_j for rows 0...N (row 0 unused): statistics, not trained.
+        let logPriors: ParameterSlot
+        /// mu and sd of the session-mean log prior: statistics, not trained. sd 0 means unset.
+        let sessionPrior: ParameterSlot
+    }
+
+    let scorer: ItemScorer
+    let normalizes: Bool
+    let scale: Float
+    let behaviour: Behaviour?
+
+    /// The plain SR-GNN dot product: the fused training step applies.
+    var isPlain: Bool { !normalizes && behaviour == nil }
+
+    /// E with every row scaled to unit length (row 0, padding, stays 0), and the row norms.
+    struct NormalizedTable {
+        var values: [Float]
+        var norms: [Float]
+    }
+
+    /// The normalized table under NISER, else nil.
+    func normalizedTable(_ p: ParameterAccess, threads: Int = 1) -> NormalizedTable? {
+        guard normalizes else { return nil }
+        let d = scorer.table.cols
+        let rows = scorer.table.rows
+        var values = [Float](repeating: 0, count: rows * d)
+        var norms = [Float](repeating: 1, count: rows)
+        let e = p.value(scorer.table)
+        values.withUnsafeMutableBufferPointer { vp in
+            norms.withUnsafeMutableBufferPointer { np in
+                let box = UncheckedBox((vp.baseAddress!, np.baseAddress!, e))
+                Parallel.forEachRange(count: rows - 1, threads: threads) { range in
+                    let (out, norms, e) = box.value
+                    for row in (range.lowerBound + 1)..<(range.upperBound + 1) {
+                        let source = e + row &* d
+                        var total: Float = 0
+                        for col in 0..<d { total += source[col] * source[col] }
+                        let norm = max(total.squareRoot(), 1e-12)
+                        norms[row] = norm
+                        let inverse = 1 / norm
+                        for col in 0..<d { out[row &* d &+ col] = source[col] * inverse }
+                    }
+                }
+            }
+        }
+        return NormalizedTable(values: values, norms: norms)
+    }
+
+    /// What the backward pass needs.
+    struct Cache {
+        /// The vectors actually multiplied with the table: s, or sigma * s / |s|.
+        var scored: Matrix
+        var sessionNorms: [Float]
+        /// tau_s per session.
+        var tastes: [Float]
+        /// Per session: (column j - 1, log(1 + r_j(s))) for each distinct item of the session.
+        var repeats: [[(column: Int, value: Float)]]
+    }
+
+    /// Writes l' (B x N, column j - 1 = item j) for session representations `s`.
+    func forward(
+        _ s: Matrix, batch: SessionBatch, _ p: ParameterAccess, table: NormalizedTable?,
+        into logits: UnsafeMutablePointer<Float>, threads: Int = 1
+    ) -> Cache {
+        let d = s.cols
+        let b = s.rows
+        let n = scorer.itemCount
+        var scored = s
+        var sessionNorms = [Float](repeating: 1, count: b)
+        if normalizes {
+            for row in 0..<b {
+                var total: Float = 0
+                for col in 0..<d { total += s.storage[row &* d &+ col] * s.storage[row &* d &+ col] }
+                let norm = max(total.squareRoot(), 1e-12)
+                sessionNorms[row] = norm
+                for col in 0..<d { scored.storage[row &* d &+ col] *= scale / norm }
+            }
+        }
+        if let table {
+            table.values.withUnsafeBufferPointer { tp in
+                let pointer = UnsafeMutablePointer(mutating: tp.baseAddress!)
+                let access = ParameterAccess(values: pointer, gradients: pointer)
+                normalizedScorer.scores(scored, access, into: logits, threads: threads)
+            }
+        } else {
+            scorer.scores(scored, p, into: logits, threads: threads)
+        }
+        var tastes = [Float](repeating: 0, count: b)
+        var repeats = [[(column: Int, value: Float)]](repeating: [], count: b)
+        if let behaviour {
+            let scalars = p.value(behaviour.scalars)
+            let priors = p.value(behaviour.logPriors)
+            let mu = p.value(behaviour.sessionPrior)[0]
+            let sd = p.value(behaviour.sessionPrior)[1]
+            for row in 0..<b {
+                let range = Int(batch.positionStart[row])..<Int(batch.positionStart[row + 1])
+                var counts: [Int32: Int] = [:]
+                var sum: Float = 0
+                for position in range {
+                    let item = batch.nodeItems[Int(batch.positionNode[position])]
+                    counts[item, default: 0] += 1
+                    sum += priors[Int(item)]
+                }
+                // Unset statistics (sd 0) leave the popularity term at b0 * pi_j.
+                tastes[row] = sd > 0 ? (sum / Float(max(1, range.count)) - mu) / sd : 0
+                repeats[row] = counts.keys.sorted().map { (Int($0) - 1, log(1 + Float(counts[$0]!))) }
+            }
+            let tasteBox = UncheckedBox((logits, tastes, repeats, scalars, priors + 1))
+            Parallel.forEachRange(count: b, threads: threads) { range in
+                let (logits, tastes, repeats, scalars, priors) = tasteBox.value
+                for row in range {
+                    let out = logits + row &* n
+                    let weight = scalars[0] + scalars[1] * tastes[row]
+                    for j in 0..<n { out[j] += weight * priors[j] }
+                    for (column, value) in repeats[row] { out[column] += scalars[2] * value }
+                }
+            }
+        }
+        return Cache(scored: scored, sessionNorms: sessionNorms, tastes: tastes, repeats: repeats)
+    }
+
+    /// From dL/dl' (B x N): accumulates the behaviour scalars' gradients and dL/dE (into the
+    /// embedding gradient, or under NISER into `tableGradient`, an (N + 1) x d buffer for the
+    /// normalized table, see `normalizationBackward`); returns dL/ds for the raw s.
+    func backward(
+        _ cache: Cache, logitGradient dl: UnsafePointer<Float>, _ p: ParameterAccess, table: NormalizedTable?,
+        tableGradient: UnsafeMutablePointer<Float>?, threads: Int = 1
+    ) -> Matrix {
+        let d = cache.scored.cols
+        let b = cache.scored.rows
+        let n = scorer.itemCount
+        if let behaviour {
+            let priors = p.value(behaviour.logPriors) + 1
+            let grad = p.gradient(behaviour.scalars)
+            for row in 0..<b {
+                let g = dl + row &* n
+                var popularity: Float = 0
+                for j in 0..<n { popularity += g[j] * priors[j] }
+                grad[0] += popularity
+                grad[1] += cache.tastes[row] * popularity
+                for (column, value) in cache.repeats[row] { grad[2] += g[column] * value }
+            }
+        }
+        var dScored: Matrix
+        if let table, let tableGradient {
+            dScored = table.values.withUnsafeBufferPointer { tp in
+                let access = ParameterAccess(values: UnsafeMutablePointer(mutating: tp.baseAddress!), gradients: tableGradient)
+                return normalizedScorer.backward(
+                    sessions: cache.scored, logitGradient: dl, access, accumulate: true, threads: threads)
+            }
+        } else {
+            dScored = scorer.backward(sessions: cache.scored, logitGradient: dl, p, accumulate: true, threads: threads)
+        }
+        guard normalizes else { return dScored }
+        // scored = sigma * s / |s|:  ds = sigma / |s| * (dScored - s^ (s^ . dScored)), s^ = scored / sigma.
+        for row in 0..<b {
+            var inner: Float = 0
+            for col in 0..<d { inner += cache.scored.storage[row &* d &+ col] * dScored.storage[row &* d &+ col] }
+            inner /= scale * scale
+            let factor = scale / cache.sessionNorms[row]
+            for col in 0..<d {
+                let i = row &* d &+ col
+                dScored.storage[i] = factor * (dScored.storage[i] - cache.scored.storage[i] * inner)
+            }
+        }
+        return dScored
+    }
+
+    /// Adds dL/dE to the embedding gradient from dL/dE^ (`tableGradient`, every row used):
+    /// dE_j = (dE^_j - e^_j (e^_j . dE^_j)) / |E_j|.
+    func normalizationBackward(
+        table: NormalizedTable, tableGradient: UnsafePointer<Float>, _ p: ParameterAccess, threads: Int = 1
+    ) {
+        let d = scorer.table.cols
+        let rows = scorer.table.rows
+        let out = p.gradient(scorer.table)
+        table.values.withUnsafeBufferPointer { tp in
+            let box = UncheckedBox((tp.baseAddress!, tableGradient, out, table.norms))
+            Parallel.forEachRange(count: rows - 1, threads: threads) { range in
+                let (e, g, out, norms) = box.value
+                for row in (range.lowerBound + 1)..<(range.upperBound + 1) {
+                    let base = row &* d
+                    var inner: Float = 0
+                    for col in 0..<d { inner += e[base &+ col] * g[base &+ col] }
+                    let inverse = 1 / norms[row]
+                    for col in 0..<d { out[base &+ col] += inverse * (g[base &+ col] - e[base &+ col] * inner) }
+                }
+            }
+        }
+    }
+
+    /// A scorer over a table-shaped buffer at offset 0 (the normalized table).
+    private var normalizedScorer: ItemScorer {
+        ItemScorer(table: ParameterSlot(name: "normalized", offset: 0, rows: scorer.table.rows, cols: scorer.table.cols))
+    }
+}

@@ -1,0 +1,217 @@
+internal import Foundation
+import Testing
+@testable import DANSeR
+
+/// DANSeR's switches: contradictions refused by name, the hard-negative count adapting per
+/// session, one scoring path for training, evaluation and publication, checkpoints.
+@Suite struct DANSeRConfigurationTests {
+    /// Each contradiction is refused with a message that names both settings.
+    @Test(arguments: 0..<5)
+    func contradictionsAreRefused(_ index: Int) {
+        var c = ModelConfiguration.srgnn
+        let words: [String]
+        switch index {
+        case 0:
+            c.sharesPropagationWeights = false
+            words = ["per-step", "propagation steps 1"]
+        case 1:
+            c.sharesAttentionWeights = false
+            words = ["per-field", "propagation steps 1"]
+        case 2:
+            c.propagationSteps = 3
+            c.sharesAttentionWeights = false
+            words = ["per-field", "field attention off"]
+        case 3:
+            c.usesUniformNegatives = true
+            words = ["uniform negatives", "adaptive negatives off"]
+        default:
+            c.cosineScale = 20
+            words = ["cosine scale", "normalize off"]
+        }
+        do {
+            try c.validate()
+            Issue.record("case \(index): expected a refusal")
+        } catch {
+            #expect(error.code == .invalidConfiguration)
+            for word in words { #expect(error.message.contains(word), "case \(index): \(error.message)") }
+        }
+    }
+
+    @Test func everySwitchOnItsOwnValidates() throws {
+        try ModelConfiguration.danser.validate()
+        var ablations: [ModelConfiguration] = []
+        for index in 0..<7 {
+            var c = ModelConfiguration.danser
+            switch index {
+            case 0: c.propagationSteps = 1; c.usesFieldAttention = false
+            case 1: c.attentionWeighting = .raw
+            case 2: c.usesFieldAttention = false
+            case 3: c.normalizesVectors = false
+            case 4: c.usesBehaviourNormalization = false
+            case 5: c.usesAdaptiveNegatives = false
+            default: c.dropout = 0
+            }
+            ablations.append(c)
+        }
+        var uniform = ModelConfiguration.danser
+        uniform.usesUniformNegatives = true
+        ablations.append(uniform)
+        for c in ablations { try c.validate() }
+        #expect(ModelConfiguration.srgnn.usesFusedScoring)
+        #expect(!ModelConfiguration.danser.usesFusedScoring)
+    }
+
+    /// SR-GNN keeps exactly SR-GNN's weights: the layout has no DANSeR slot.
+    @Test func srgnnLayoutIsUnchanged() throws {
+        let model = try Model(configuration: .srgnn, itemCount: 10, seed: 1)
+        #expect(model.layout.slots.map(\.name) == [
+            "embedding", "gnn.edge_in.weight", "gnn.edge_in.bias", "gnn.edge_out.weight", "gnn.edge_out.bias",
+            "gnn.b_iah", "gnn.b_oah", "gnn.gate_input.weight", "gnn.gate_input.bias", "gnn.gate_hidden.weight",
+            "gnn.gate_hidden.bias", "attention.last.weight", "attention.last.bias", "attention.item.weight",
+            "attention.item.bias", "attention.query", "readout.transform.weight", "readout.transform.bias",
+        ])
+    }
+
+    /// A target the model already ranks first has fewer hard negatives than one it ranks last.
+    @Test func hardNegativesAdaptToTheRanking() throws {
+        // Directly on scores: a clear winner versus a target lost in a crowd.
+        let scores: [Float] = [9, 2, 1.5, 1.2, 1.1, 1.0, 0.9, 0.5]
+        var scratch: [(index: Int32, score: Float)] = []
+        let confident = scores.withUnsafeBufferPointer {
+            NegativeSampling.hardNegatives($0.baseAddress!, count: 8, target: 0, candidates: 100, margin: 1, scratch: &scratch)
+        }
+        let confused = scores.withUnsafeBufferPointer {
+            NegativeSampling.hardNegatives($0.baseAddress!, count: 8, target: 5, candidates: 100, margin: 1, scratch: &scratch)
+        }
+        #expect(confident == [1])  // at least the single highest
+        #expect(confused.count == 7)
+        #expect(!confused.contains(5))
+        let capped = scores.withUnsafeBufferPointer {
+            NegativeSampling.hardNegatives($0.baseAddress!, count: 8, target: 7, candidates: 3, margin: 1, scratch: &scratch)
+        }
+        #expect(capped == [0, 1, 2])
+        // The top M of a long row, against a full sort.
+        var generator = RandomSource(seed: 7)
+        let row = (0..<5000).map { _ in generator.uniform(-3, 3) }
+        let target = row.indices.sorted { row[$0] < row[$1] }[2500]
+        let top = row.withUnsafeBufferPointer {
+            NegativeSampling.hardNegatives($0.baseAddress!, count: 5000, target: target, candidates: 100, margin: 1, scratch: &scratch)
+        }
+        let expected = row.indices.filter { $0 != target }.sorted { row[$0] > row[$1] }.prefix(100)
+        #expect(Set(top.map(Int.init)) == Set(expected))
+
+        // Through the objective: the same session with its best-scored item as target, then its worst.
+        var configuration = ModelConfiguration.danser
+        configuration.hiddenSize = 8
+        configuration.negativeMargin = 2
+        let model = try Model(configuration: configuration, itemCount: 30, seed: 4)
+        let clicks: [Int32] = [3, 7, 3, 12]
+        let probe = SessionBatch(prefixes: [clicks[...]], targets: [1])
+        var scored = [Float](repeating: 0, count: 30)
+        scored.withUnsafeMutableBufferPointer { model.scores(probe, into: $0.baseAddress!) }
+        let best = Int32(scored.indices.max { scored[$0] < scored[$1] }! + 1)
+        let worst = Int32(scored.indices.min { scored[$0] < scored[$1] }! + 1)
+        let batch = SessionBatch(prefixes: [clicks[...], clicks[...]], targets: [best, worst])
+        var values = model.parameters
+        var random = RandomSource(seed: 1)
+        let objective = DANSeRObjective(network: model.network, configuration: configuration, threads: 1)
+        let outcome = TinySetup.withAccess(&values) { p in
+            var logits = [Float](repeating: 0, count: 2 * 30)
+            return logits.withUnsafeMutableBufferPointer {
+                objective.evaluate(batch, p, logits: $0.baseAddress!, dropoutMask: nil, random: &random, backward: false)
+            }
+        }.0
+        #expect(outcome.negativeCounts[0] < outcome.negativeCounts[1])
+        #expect(outcome.negativeCounts[1] == 29)
+    }
+
+    /// Evaluation, publication and training score with the same function: cosine and behaviour
+    /// terms included.
+    @Test func publishedScoresAreTheMeasuredOnes() throws {
+        var configuration = ModelConfiguration.danser
+        configuration.hiddenSize = 8
+        var model = try Model(configuration: configuration, itemCount: 20, seed: 2)
+        let sessions: [Session] = [[1, 2, 3, 2], [5, 3, 9, 9, 9], [6, 7, 1, 2, 20], [3, 4, 7]]
+        try model.setBehaviourStatistics(BehaviourStatistics(training: sessions, itemCount: 20))
+        let o = model.network.head.behaviour!.scalars.offset
+        model.parameters[o] = 0.5
+        model.parameters[o + 1] = 0.2
+        model.parameters[o + 2] = 3
+        let session: Session = [5, 3, 9, 9]
+        var scores = [Float](repeating: 0, count: 20)
+        let batch = SessionBatch(prefixes: [session[...]], targets: [0])
+        scores.withUnsafeMutableBufferPointer { model.scores(batch, into: $0.baseAddress!) }
+        // Cosine scores lie in [-12, 12]; the adjustment is added on top.
+        var plain = model
+        plain.parameters[o] = 0
+        plain.parameters[o + 1] = 0
+        plain.parameters[o + 2] = 0
+        var cosine = [Float](repeating: 0, count: 20)
+        cosine.withUnsafeMutableBufferPointer { plain.scores(batch, into: $0.baseAddress!) }
+        #expect(cosine.allSatisfy { abs($0) <= 12.001 })
+        let statistics = BehaviourStatistics(training: sessions, itemCount: 20)
+        let taste = Float(statistics.popularityTaste(of: session))
+        for j in 1...20 {
+            let repeats = Float(session.filter { $0 == j }.count)
+            let expected = cosine[j - 1] + (0.5 + 0.2 * taste) * statistics.logPriors[j] + 3 * Float(log(1 + Double(repeats)))
+            #expect(abs(scores[j - 1] - expected) < 1e-3, "item \(j)")
+        }
+        let recommender = Recommender(model: model)
+        var top: [Recommendation] = []
+        recommender.topK([session], k: 3) { _, results in top = results[0] }
+        let ranked = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(3).map { Int32($0 + 1) }
+        #expect(top.map(\.item) == ranked)
+        // The evaluator ranks with the same scores.
+        let examples = PrefixSet(sessions: [[5, 3, 9, 9, ranked[0]]])
+        let result = Evaluator.evaluate(model, on: examples, indices: [0], cutoffs: [1])
+        #expect(result.precision(at: 1) == 1)
+    }
+
+    /// Learned scalars and statistics travel in the checkpoint; a grown model marks its statistics unset.
+    @Test func checkpointHoldsDANSeRParameters() throws {
+        var configuration = ModelConfiguration.danser
+        configuration.hiddenSize = 6
+        var trainer = try Trainer(configuration: configuration, itemCount: 12, seed: 3)
+        let sessions: [Session] = [[1, 2, 3, 2, 4], [5, 3, 9], [6, 7, 1, 2, 12], [3, 4, 7, 8, 10, 11]]
+        let summary = try trainer.trainEpoch(on: PrefixSet(sessions: sessions))
+        #expect(summary.meanLoss.isFinite)
+        #expect(!trainer.model.needsBehaviourStatistics)
+        #expect(trainer.model.behaviourScalars.values.contains { $0 != 0 })
+        let decoded = try Checkpoint(decoding: Checkpoint(trainer).encoded()).makeModel()
+        #expect(decoded.parameters == trainer.model.parameters)
+        #expect(decoded.behaviourScalars == trainer.model.behaviourScalars)
+        let published = BehaviourStatistics(training: sessions, itemCount: 12).withLearnedScalars(of: decoded)
+        #expect(published.learnedScalars == trainer.model.behaviourScalars)
+        let grown = try decoded.growing(toItemCount: 15, seed: 1)
+        #expect(grown.needsBehaviourStatistics)
+        #expect(grown.behaviourScalars == decoded.behaviourScalars)
+    }
+}
+
+@Suite struct UniformNegativesTests {
+    /// The ablation draws as many negatives as the adaptive set would hold, never the target.
+    @Test func uniformNegativesMatchTheAdaptiveCount() throws {
+        var configuration = ModelConfiguration.danser
+        configuration.hiddenSize = 8
+        configuration.usesUniformNegatives = true
+        let model = try Model(configuration: configuration, itemCount: 40, seed: 5)
+        let batch = SessionBatch(prefixes: [[3, 7, 3, 12][...], [5][...]], targets: [9, 5])
+        var adaptive = configuration
+        adaptive.usesUniformNegatives = false
+        var values = model.parameters
+        func counts(_ c: ModelConfiguration) -> [Int] {
+            var random = RandomSource(seed: 1)
+            let objective = DANSeRObjective(network: model.network, configuration: c, threads: 1)
+            return TinySetup.withAccess(&values) { p in
+                var logits = [Float](repeating: 0, count: 2 * 40)
+                return logits.withUnsafeMutableBufferPointer {
+                    objective.evaluate(batch, p, logits: $0.baseAddress!, dropoutMask: nil, random: &random, backward: false)
+                }
+            }.0.negativeCounts
+        }
+        #expect(counts(configuration) == counts(adaptive))
+        var random = RandomSource(seed: 2)
+        let drawn = NegativeSampling.uniformNegatives(count: 10, target: 4, size: 9, random: &random)
+        #expect(drawn == [0, 1, 2, 3, 5, 6, 7, 8, 9])
+    }
+}
