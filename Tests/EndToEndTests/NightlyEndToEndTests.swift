@@ -143,7 +143,13 @@ import Testing
         #expect(sharded.count > 1_000)
         let whole = try Harness.run(["score", "--as-of", "2014-04-07", "--log-format", "json"], database: database)
         #expect(whole.status == 0)
-        #expect(try Self.published(database) == sharded)
+        // Batches group other sessions in one process than in three, and sgemm's blocking follows
+        // the batch, so scores may differ in the last bits; the items and ranks may not.
+        let single = try Self.published(database)
+        func withoutScore(_ rows: [String]) -> [String] { rows.map { $0.split(separator: "|").dropLast().joined(separator: "|") } }
+        func scores(_ rows: [String]) -> [Double] { rows.map { Double($0.split(separator: "|").last ?? "") ?? .nan } }
+        #expect(withoutScore(single) == withoutScore(sharded))
+        #expect(zip(scores(single), scores(sharded)).allSatisfy { abs($0 - $1) <= 1e-3 * max(1, abs($0)) })
         #expect(try Harness.run(["score", "--shard", "3/3"], database: database).status == 64)
     }
 

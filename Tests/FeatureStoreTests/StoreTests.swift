@@ -129,5 +129,8 @@ import Testing
         try checkpoints.delete(asOfDay: day, fingerprint: "f", on: connection)
         #expect(try checkpoints.load(asOfDay: day, fingerprint: "f", on: connection) == nil)
         #expect(try QuarantineStore().add([QuarantinedRow(source: "danser.click_log", lineNumber: nil, reason: "missing item id", rawLine: "s1,,")], runID: nil, on: connection) == 1)
+        let bad = [QuarantinedRow(source: "public.raw", lineNumber: nil, reason: "missing timestamp", rawLine: "8,z")]
+        #expect(try QuarantineStore().addNew(bad, runID: nil, on: connection) == 1)
+        #expect(try QuarantineStore().addNew(bad, runID: nil, on: connection) == 0)
     }
 }

@@ -120,8 +120,9 @@ final class NightlyJob {
         }
         progress.finish()
         if !clicks.unusable.isEmpty {
-            try QuarantineStore().add(clicks.unusable, runID: runID, on: connection)
-            logger.warning("rows of the click source were unusable and quarantined", metadata: ["rows": "\(clicks.unusable.count)"])
+            // Every night reads the whole history again: keep each bad row once, count it every night.
+            let new = try QuarantineStore().addNew(clicks.unusable, runID: runID, on: connection)
+            logger.warning("rows of the click source are unusable and quarantined", metadata: ["rows": "\(clicks.unusable.count)", "new": "\(new)"])
         }
         summary.syntheticData = !clicks.sessionIDs.isEmpty && clicks.sessionIDs.allSatisfy { $0.hasPrefix("synthetic-") }
         summary.counts["clicks"] = clicks.clickCount

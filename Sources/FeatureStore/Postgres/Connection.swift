@@ -110,6 +110,7 @@ public final class Connection {
     }
 
     /// Runs `body` inside BEGIN/COMMIT; rolls back when it throws.
+    @discardableResult
     public func withTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
         try query("BEGIN")
         do {

@@ -49,6 +49,7 @@ public final class Database {
     }
 
     /// `withRetry` around a transaction: the whole transaction is rerun on a transient failure.
+    @discardableResult
     public func withTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
         try withRetry { connection in try connection.withTransaction(body) }
     }

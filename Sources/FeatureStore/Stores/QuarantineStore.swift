@@ -33,4 +33,31 @@ public struct QuarantineStore: Sendable {
             }
         }
     }
+
+    /// Stores the rows of `rows` that are not in quarantine yet (same source, reason and raw
+    /// line), so a bad row of a source table that every night reads again is kept once, not once
+    /// per night. Returns how many were new.
+    @discardableResult
+    public func addNew(_ rows: [QuarantinedRow], runID: Int64?, on connection: Connection) throws -> Int {
+        guard !rows.isEmpty else { return 0 }
+        return try connection.withTransaction { connection in
+            try connection.query("CREATE TEMP TABLE quarantine_incoming (source text, line_number bigint, reason text, raw_line text) ON COMMIT DROP")
+            try connection.copyIn("COPY quarantine_incoming FROM STDIN (FORMAT binary)") { writer in
+                for row in rows {
+                    try writer.beginRow(fieldCount: 4)
+                    writer.appendText(row.source)
+                    writer.append(row.lineNumber.map { .int64($0) } ?? .null)
+                    writer.appendText(row.reason)
+                    writer.append(.optionalText(row.rawLine.map { String($0.prefix(1000)) }))
+                }
+            }
+            return try connection.query("""
+                INSERT INTO danser.quarantine (run_id, source, line_number, reason, raw_line)
+                SELECT DISTINCT $1::bigint, i.source, i.line_number, i.reason, i.raw_line FROM quarantine_incoming i
+                WHERE NOT EXISTS (
+                    SELECT FROM danser.quarantine q WHERE q.import_id IS NULL AND q.source = i.source AND q.reason = i.reason
+                      AND q.raw_line IS NOT DISTINCT FROM i.raw_line)
+                """, [runID.map { .int64($0) } ?? .null]).affectedRows
+        }
+    }
 }
