@@ -22,6 +22,8 @@ final class NightlyJob {
     private(set) var summary = NightlySummary()
 
     init(settings: NightlySettings, database: ConnectionConfiguration, connection: Connection, logger: Logger) {
+        // One level of parallelism: the large products are split over `threads` one-thread sgemms.
+        BLAS.setThreadCount(1)
         self.settings = settings
         self.database = database
         self.connection = connection

@@ -63,6 +63,8 @@ struct ServingBenchCommand: ParsableCommand {
     private func benchScoring(_ model: Model) throws {
         BLAS.setThreadCount(threads)
         let kernels = try KernelBenchmark.run(hidden: model.configuration.hiddenSize, items: model.itemCount, repetitions: 20, threads: threads)
+        // Scoring splits the catalogue over its own threads, each a one-thread sgemm, as training does.
+        BLAS.setThreadCount(1)
         let flopsPerSession = 2.0 * Double(model.configuration.hiddenSize) * Double(model.itemCount)
         let ceiling = kernels.plainProduct * 1e9 / flopsPerSession
         var recommender = Recommender(model: model)

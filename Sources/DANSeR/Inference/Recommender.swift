@@ -41,7 +41,7 @@ public struct Recommender: Sendable {
             if !scorable.isEmpty {
                 let batch = SessionBatch(prefixes: scorable.map { known[$0] }, targets: [Int32](repeating: 0, count: scorable.count))
                 logits.withUnsafeMutableBufferPointer { buffer in
-                    model.scores(batch, into: buffer.baseAddress!)
+                    model.scores(batch, into: buffer.baseAddress!, threads: threads)
                     let logitBox = UncheckedBox(UnsafePointer(buffer.baseAddress!))
                     var selected = [[Recommendation]](repeating: [], count: scorable.count)
                     selected.withUnsafeMutableBufferPointer { selectedBuffer in
