@@ -6,7 +6,7 @@ import Testing
 /// session, one scoring path for training, evaluation and publication, checkpoints.
 @Suite struct DANSeRConfigurationTests {
     /// Each contradiction is refused with a message that names both settings.
-    @Test(arguments: 0..<5)
+    @Test(arguments: 0..<6)
     func contradictionsAreRefused(_ index: Int) {
         var c = ModelConfiguration.srgnn
         let words: [String]
@@ -24,6 +24,9 @@ import Testing
         case 3:
             c.usesUniformNegatives = true
             words = ["uniform negatives", "adaptive negatives off"]
+        case 4:
+            c.usesRepeatTerm = false
+            words = ["repeat term off", "behaviour normalization off"]
         default:
             c.cosineScale = 20
             words = ["cosine scale", "normalize off"]
@@ -39,26 +42,22 @@ import Testing
 
     @Test func everySwitchOnItsOwnValidates() throws {
         try ModelConfiguration.danser.validate()
-        var ablations: [ModelConfiguration] = []
-        for index in 0..<7 {
-            var c = ModelConfiguration.danser
-            switch index {
-            case 0: c.propagationSteps = 1; c.usesFieldAttention = false
-            case 1: c.attentionWeighting = .raw
-            case 2: c.usesFieldAttention = false
-            case 3: c.normalizesVectors = false
-            case 4: c.usesBehaviourNormalization = false
-            case 5: c.usesAdaptiveNegatives = false
-            default: c.dropout = 0
-            }
-            ablations.append(c)
+        for ablation in Ablation.allCases {
+            let c = ablation.applied(to: .danser)
+            #expect(c != .danser, "\(ablation.rawValue) changes nothing")
+            try c.validate()
         }
-        var uniform = ModelConfiguration.danser
-        uniform.usesUniformNegatives = true
-        ablations.append(uniform)
-        for c in ablations { try c.validate() }
         #expect(ModelConfiguration.srgnn.usesFusedScoring)
         #expect(!ModelConfiguration.danser.usesFusedScoring)
+    }
+
+    /// A configuration stored before a switch existed reads back with that switch's default.
+    @Test func olderStoredConfigurationsStillDecode() throws {
+        let json = try JSONEncoder().encode(ModelConfiguration.danser)
+        var object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        object.removeValue(forKey: "usesRepeatTerm")
+        let older = try JSONSerialization.data(withJSONObject: object)
+        #expect(try JSONDecoder().decode(ModelConfiguration.self, from: older) == .danser)
     }
 
     /// SR-GNN keeps exactly SR-GNN's weights: the layout has no DANSeR slot.

@@ -104,6 +104,20 @@ import Testing
         })
     }
 
+    /// The "no repeat term" ablation: the rest still matches, and rho gets no gradient.
+    @Test func behaviourNormalizationWithoutRepeatTerm() throws {
+        let setup = try Self.setup {
+            $0.usesBehaviourNormalization = true
+            $0.usesRepeatTerm = false
+        }
+        expectGradientsMatch(setup)
+        var values = setup.model.parameters
+        let grads = Self.objective(setup, &values, backward: true).1
+        let scalars = setup.model.network.head.behaviour!.scalars.offset
+        #expect(grads[scalars] != 0 && grads[scalars + 1] != 0)
+        #expect(grads[scalars + 2] == 0)
+    }
+
     /// Every negative within the margin, so the selection cannot flip under the finite differences.
     @Test func adaptiveNegativesLoss() throws {
         expectGradientsMatch(try Self.setup {

@@ -30,6 +30,14 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: "Model configuration preset: srgnn or danser.")
     var config = "srgnn"
 
+    @Option(
+        name: .customLong("ablate"),
+        help: ArgumentHelp(
+            "Switch one part of the configuration off (repeatable): "
+                + Ablation.allCases.map(\.rawValue).joined(separator: ", ") + ".",
+            valueName: "part"))
+    var ablations: [String] = []
+
     @Option(help: "Epochs to train (counted from the start, including epochs restored from --checkpoint).")
     var epochs = 10
 
@@ -67,6 +75,10 @@ struct ExperimentCommand: ParsableCommand {
         guard GenerateCommand.parseDay(testFrom) != nil else {
             throw ValidationError("--test-from must be an ISO 8601 date or time, e.g. 2016-05-25 (got '\(testFrom)').")
         }
+        for name in ablations where Ablation(rawValue: name) == nil {
+            throw ValidationError("--ablate must be one of "
+                + Ablation.allCases.map(\.rawValue).joined(separator: ", ") + " (got '\(name)').")
+        }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1.") }
         if let trainSessions, trainSessions < 1 { throw ValidationError("--train-sessions must be at least 1.") }
         if let testSessions, testSessions < 1 { throw ValidationError("--test-sessions must be at least 1.") }
@@ -74,6 +86,7 @@ struct ExperimentCommand: ParsableCommand {
 
     func run() throws {
         var configuration = ModelConfiguration.preset(named: config)!
+        for name in ablations { configuration = Ablation(rawValue: name)!.applied(to: configuration) }
         if let batchSize { configuration.batchSize = batchSize }
         if let maxSessionLength { configuration.maxSessionLength = maxSessionLength }
         do {
@@ -118,7 +131,7 @@ struct ExperimentCommand: ParsableCommand {
             + String(format: "read in %.1f s", Date().timeIntervalSince(started)))
 
         var trainer = try makeTrainer(configuration, itemCount: split.itemCount)
-        print("model: \(config), d \(configuration.hiddenSize), \(trainer.model.layout.totalCount) weights, "
+        print("model: \(([config] + ablations).joined(separator: " -")), d \(configuration.hiddenSize), \(trainer.model.layout.totalCount) weights, "
             + "batch \(configuration.batchSize), seed \(trainer.seed), threads \(threads)")
         fflush(nil)
         print("epoch   lr        loss     P@20    MRR@20  P@10    MRR@10  NDCG@20  prefixes/s  train s  eval s  peak MiB")

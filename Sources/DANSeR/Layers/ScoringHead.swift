@@ -14,6 +14,8 @@ struct ScoringHead: Sendable {
         let logPriors: ParameterSlot
         /// mu and sd of the session-mean log prior: statistics, not trained. sd 0 means unset.
         let sessionPrior: ParameterSlot
+        /// Off for the "no repeat term" ablation: rho stays 0 and gets no gradient.
+        let usesRepeatTerm: Bool
     }
 
     let scorer: ItemScorer
@@ -115,7 +117,9 @@ struct ScoringHead: Sendable {
                 }
                 // Unset statistics (sd 0) leave the popularity term at b0 * pi_j.
                 tastes[row] = sd > 0 ? (sum / Float(max(1, range.count)) - mu) / sd : 0
-                repeats[row] = counts.keys.sorted().map { (Int($0) - 1, log(1 + Float(counts[$0]!))) }
+                if behaviour.usesRepeatTerm {
+                    repeats[row] = counts.keys.sorted().map { (Int($0) - 1, log(1 + Float(counts[$0]!))) }
+                }
             }
             let tasteBox = UncheckedBox((logits, tastes, repeats, scalars, priors + 1))
             Parallel.forEachRange(count: b, threads: threads) { range in

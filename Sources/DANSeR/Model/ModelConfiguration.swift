@@ -27,6 +27,9 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
     public var cosineScale: Float = 12
     /// Normalization by user behaviour on the item set (section 5). SR-GNN off.
     public var usesBehaviourNormalization: Bool = false
+    /// The repeat term rho log(1 + r_j(s)) of the behaviour normalization. Default true; it has
+    /// effect only with `usesBehaviourNormalization` (off is the "no repeat term" ablation).
+    public var usesRepeatTerm: Bool = true
     /// Self-adaptive negative sampling (section 6). SR-GNN off.
     public var usesAdaptiveNegatives: Bool = false
     /// SANS candidate pool M. Default 100.
@@ -120,6 +123,10 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
             throw bad("uniform negatives replace adaptive negative sampling, which is off "
                 + "(uniform negatives on with adaptive negatives off); turn adaptive negatives on to run the ablation")
         }
+        if !usesRepeatTerm && !usesBehaviourNormalization {
+            throw bad("the repeat term belongs to the behaviour normalization, which is off "
+                + "(repeat term off with behaviour normalization off); leave the repeat term on or turn the normalization on")
+        }
         if cosineScale != 12 && !normalizesVectors {
             throw bad("a cosine scale (\(cosineScale)) has no effect without normalized vectors "
                 + "(cosine scale set with normalize off); turn normalization on or leave the scale at 12")
@@ -135,5 +142,40 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
                 throw bad("the negative loss weight must be zero or positive (got \(negativeLossWeight))")
             }
         }
+    }
+}
+
+extension ModelConfiguration {
+    /// Keys missing from a stored configuration take their defaults, so a switch added later
+    /// never makes an earlier checkpoint or published model unreadable.
+    public init(from decoder: any Decoder) throws {
+        let stored = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try stored.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        let d = ModelConfiguration()
+        self.init()
+        hiddenSize = try value(.hiddenSize, d.hiddenSize)
+        propagationSteps = try value(.propagationSteps, d.propagationSteps)
+        sharesPropagationWeights = try value(.sharesPropagationWeights, d.sharesPropagationWeights)
+        attentionWeighting = try value(.attentionWeighting, d.attentionWeighting)
+        sharesAttentionWeights = try value(.sharesAttentionWeights, d.sharesAttentionWeights)
+        usesFieldAttention = try value(.usesFieldAttention, d.usesFieldAttention)
+        normalizesVectors = try value(.normalizesVectors, d.normalizesVectors)
+        cosineScale = try value(.cosineScale, d.cosineScale)
+        usesBehaviourNormalization = try value(.usesBehaviourNormalization, d.usesBehaviourNormalization)
+        usesRepeatTerm = try value(.usesRepeatTerm, d.usesRepeatTerm)
+        usesAdaptiveNegatives = try value(.usesAdaptiveNegatives, d.usesAdaptiveNegatives)
+        negativeCandidates = try value(.negativeCandidates, d.negativeCandidates)
+        negativeMargin = try value(.negativeMargin, d.negativeMargin)
+        negativeLossWeight = try value(.negativeLossWeight, d.negativeLossWeight)
+        usesUniformNegatives = try value(.usesUniformNegatives, d.usesUniformNegatives)
+        dropout = try value(.dropout, d.dropout)
+        learningRate = try value(.learningRate, d.learningRate)
+        l2 = try value(.l2, d.l2)
+        decayStep = try value(.decayStep, d.decayStep)
+        decayRate = try value(.decayRate, d.decayRate)
+        batchSize = try value(.batchSize, d.batchSize)
+        maxSessionLength = try value(.maxSessionLength, d.maxSessionLength)
     }
 }

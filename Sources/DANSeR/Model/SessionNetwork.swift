@@ -69,7 +69,8 @@ struct SessionNetwork: Sendable {
             behaviour = ScoringHead.Behaviour(
                 scalars: scalars,
                 logPriors: layout.add("behaviour.log_prior", rows: itemCount + 1, cols: 1),
-                sessionPrior: layout.add("behaviour.session_prior", rows: 1, cols: 2))
+                sessionPrior: layout.add("behaviour.session_prior", rows: 1, cols: 2),
+                usesRepeatTerm: c.usesRepeatTerm)
         }
         let scorer = ItemScorer(table: table)
         let head = ScoringHead(
