@@ -107,7 +107,7 @@ import Testing
         let clicks: [Int32] = [3, 7, 3, 12]
         let probe = SessionBatch(prefixes: [clicks[...]], targets: [1])
         var scored = [Float](repeating: 0, count: 30)
-        scored.withUnsafeMutableBufferPointer { model.scores(probe, into: $0.baseAddress!) }
+        scored.withUnsafeMutableBufferPointer { model.scores(probe, table: model.scoringTable(), into: $0.baseAddress!) }
         let best = Int32(scored.indices.max { scored[$0] < scored[$1] }! + 1)
         let worst = Int32(scored.indices.min { scored[$0] < scored[$1] }! + 1)
         let batch = SessionBatch(prefixes: [clicks[...], clicks[...]], targets: [best, worst])
@@ -139,14 +139,14 @@ import Testing
         let session: Session = [5, 3, 9, 9]
         var scores = [Float](repeating: 0, count: 20)
         let batch = SessionBatch(prefixes: [session[...]], targets: [0])
-        scores.withUnsafeMutableBufferPointer { model.scores(batch, into: $0.baseAddress!) }
+        scores.withUnsafeMutableBufferPointer { model.scores(batch, table: model.scoringTable(), into: $0.baseAddress!) }
         // Cosine scores lie in [-12, 12]; the adjustment is added on top.
         var plain = model
         plain.parameters[o] = 0
         plain.parameters[o + 1] = 0
         plain.parameters[o + 2] = 0
         var cosine = [Float](repeating: 0, count: 20)
-        cosine.withUnsafeMutableBufferPointer { plain.scores(batch, into: $0.baseAddress!) }
+        cosine.withUnsafeMutableBufferPointer { plain.scores(batch, table: plain.scoringTable(), into: $0.baseAddress!) }
         #expect(cosine.allSatisfy { abs($0) <= 12.001 })
         let statistics = BehaviourStatistics(training: sessions, itemCount: 20)
         let taste = Float(statistics.popularityTaste(of: session))

@@ -28,4 +28,17 @@ import Testing
         scores.withUnsafeBufferPointer { TopK.select($0.baseAddress!, count: 4, k: 20, into: &result) }
         #expect(result.map(\.index) == [2, 0, 3])
     }
+
+    /// A NaN (of either sign) in a block must not hide the block's best scores.
+    @Test func nanDoesNotHideItsNeighbours() {
+        var scores = (0..<1_000).map { Float($0 % 97) / 10 }
+        scores[700] = .nan
+        scores[701] = 50
+        scores[900] = -Float.nan
+        scores[901] = 40
+        var result: [(index: Int32, score: Float)] = []
+        scores.withUnsafeBufferPointer { TopK.select($0.baseAddress!, count: $0.count, k: 5, into: &result) }
+        #expect(result.map(\.index) == reference(scores, k: 5, excluded: []))
+        #expect(result.prefix(2).map(\.index) == [701, 901])
+    }
 }

@@ -30,6 +30,7 @@ public struct Recommender: Sendable {
         let n = model.itemCount
         let maxLength = model.configuration.maxSessionLength
         var logits = [Float](repeating: 0, count: max(1, batchSize) * n)
+        let table = model.scoringTable(threads: threads)
         var lower = 0
         while lower < sessions.count {
             let upper = min(sessions.count, lower + max(1, batchSize))
@@ -41,7 +42,7 @@ public struct Recommender: Sendable {
             if !scorable.isEmpty {
                 let batch = SessionBatch(prefixes: scorable.map { known[$0] }, targets: [Int32](repeating: 0, count: scorable.count))
                 logits.withUnsafeMutableBufferPointer { buffer in
-                    model.scores(batch, into: buffer.baseAddress!, threads: threads)
+                    model.scores(batch, table: table, into: buffer.baseAddress!, threads: threads)
                     let logitBox = UncheckedBox(UnsafePointer(buffer.baseAddress!))
                     var selected = [[Recommendation]](repeating: [], count: scorable.count)
                     selected.withUnsafeMutableBufferPointer { selectedBuffer in
@@ -67,20 +68,32 @@ public struct Recommender: Sendable {
 }
 
 extension Model {
+    /// What scoring needs beyond the weights, computed once per pass over many batches: under
+    /// NISER the row-normalized embedding table (nil otherwise).
+    func scoringTable(threads: Int = 1) -> ScoringHead.NormalizedTable? {
+        withParameterAccess { network.head.normalizedTable($0, threads: threads) }
+    }
+
     /// Scores of every item (column j = item j + 1) for every session of `batch`, with every
     /// switch of the scoring (normalization, behaviour adjustment): the same path evaluation
-    /// ranks with, so what is published is what was measured.
-    func scores(_ batch: SessionBatch, into logits: UnsafeMutablePointer<Float>, threads: Int = 1) {
-        parameters.withUnsafeBufferPointer { values in
-            // The forward pass only reads the parameters.
-            let pointer = UnsafeMutablePointer(mutating: values.baseAddress!)
-            let access = ParameterAccess(values: pointer, gradients: pointer)
-            let head = network.head
-            let table = head.normalizedTable(access, threads: threads)
+    /// ranks with, so what is published is what was measured. `table` is `scoringTable()`.
+    func scores(
+        _ batch: SessionBatch, table: ScoringHead.NormalizedTable?, into logits: UnsafeMutablePointer<Float>,
+        threads: Int = 1
+    ) {
+        withParameterAccess { access in
             let pass = table.map { t in
                 t.values.withUnsafeBufferPointer { network.forward(batch, access, lookupTable: $0.baseAddress!) }
             } ?? network.forward(batch, access)
-            _ = head.forward(pass.sessions, batch: batch, access, table: table, into: logits, threads: threads)
+            _ = network.head.forward(pass.sessions, batch: batch, access, table: table, into: logits, threads: threads)
+        }
+    }
+
+    /// Read-only access to the parameters (the forward pass never writes them).
+    private func withParameterAccess<R>(_ body: (ParameterAccess) -> R) -> R {
+        parameters.withUnsafeBufferPointer { values in
+            let pointer = UnsafeMutablePointer(mutating: values.baseAddress!)
+            return body(ParameterAccess(values: pointer, gradients: pointer))
         }
     }
 }

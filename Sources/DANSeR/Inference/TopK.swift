@@ -1,6 +1,7 @@
 /// Selection of the K best of N scores, the last step of precomputing recommendations. A scan
 /// that keeps the current K best in a small sorted buffer: after the first few hundred items
-/// almost every score fails one SIMD comparison against the K-th best, so the cost is one pass.
+/// almost every block of 64 scores has its maximum below the K-th best, so the cost is one
+/// vectorized max pass over the row.
 enum TopK {
     /// The `k` highest of `scores[0..<count]` as (index, score), best first; ties go to the smaller
     /// index so results are reproducible. Indices in `excluded` are skipped. NaN never ranks.
@@ -12,7 +13,7 @@ enum TopK {
         guard k > 0 else { return }
         var threshold = -Float.infinity  // the k-th best once the buffer is full
         var index = 0
-        let width = 16
+        let width = 64
         func offer(_ i: Int) {
             let score = scores[i]
             guard score > threshold || (result.count < k && score >= threshold), !score.isNaN,
@@ -27,8 +28,9 @@ enum TopK {
             if result.count == k { threshold = result[k - 1].score }
         }
         while index &+ width <= count {
-            let chunk = UnsafeRawPointer(scores + index).loadUnaligned(as: SIMD16<Float>.self)
-            if result.count < k || any(chunk .> SIMD16(repeating: threshold)) {
+            // A NaN maximum may hide real candidates: such a block is offered score by score.
+            let blockMaximum = VectorMath.maximum(scores + index, count: width)
+            if result.count < k || blockMaximum > threshold || blockMaximum.isNaN {
                 for lane in 0..<width { offer(index &+ lane) }
             }
             index &+= width

@@ -47,6 +47,7 @@ public enum Evaluator {
         let n = model.itemCount
         var logits = [Float](repeating: 0, count: max(1, batchSize) * n)
         var ranks = [Int](repeating: 0, count: max(1, batchSize))
+        let table = model.scoringTable(threads: threads)
         var lower = 0
         while lower < all.count {
             let indices = all[lower..<min(all.count, lower + max(1, batchSize))]
@@ -54,7 +55,7 @@ public enum Evaluator {
             let batch = SessionBatch(examples, indices: indices, maxLength: model.configuration.maxSessionLength)
             logits.withUnsafeMutableBufferPointer { buffer in
                 // The one scoring path of the model, as `Recommender` publishes with.
-                model.scores(batch, into: buffer.baseAddress!, threads: threads)
+                model.scores(batch, table: table, into: buffer.baseAddress!, threads: threads)
                 let logitBox = UncheckedBox(UnsafePointer(buffer.baseAddress!))
                 ranks.withUnsafeMutableBufferPointer { rankBuffer in
                     let rankBox = UncheckedBox(rankBuffer.baseAddress!)
