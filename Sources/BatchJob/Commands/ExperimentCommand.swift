@@ -159,7 +159,7 @@ struct ExperimentCommand: ParsableCommand {
                 summary.epoch + 1, summary.learningRate, summary.meanLoss,
                 100 * result.precision(at: 20), 100 * result.reciprocalRank(at: 20),
                 100 * result.precision(at: 10), 100 * result.reciprocalRank(at: 10), 100 * result.ndcg(at: 20),
-                Double(summary.examples) / trainSeconds, trainSeconds, evalSeconds, PeakMemory.mebibytes()))
+                Double(summary.examples) / trainSeconds, trainSeconds, evalSeconds, ProcessMemory.peakMiB()))
             let t = trainer.timings
             print(String(
                 format: "        phases (s, cumulative): batching %.1f  forward %.1f  scoring %.1f  loss %.1f  "
@@ -225,14 +225,5 @@ struct ExperimentCommand: ParsableCommand {
             printError("cannot replace the checkpoint \(path): \(String(cString: strerror(errno))). Check the folder is writable.")
             throw ExitCode(ExitStatus.cantCreate.rawValue)
         }
-    }
-}
-
-/// The process's peak resident memory, from the kernel's accounting.
-enum PeakMemory {
-    static func mebibytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
     }
 }

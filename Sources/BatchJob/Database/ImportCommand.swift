@@ -83,23 +83,9 @@ struct ImportCommand: ParsableCommand {
                 throw error
             }
             closeRun("succeeded", error: nil)
-            print("peak memory: \(Self.peakResidentMiB()) MiB")
+            print("peak memory: \(Int(ProcessMemory.peakMiB())) MiB")
         }
         if anyQuarantined { throw ExitCode(ExitStatus.quarantined.rawValue) }
-    }
-
-    /// Peak resident memory of this process so far, in MiB: VmHWM of /proc/self/status, which
-    /// counts this program only (getrusage's maxrss can include the parent that spawned it).
-    static func peakResidentMiB() -> Int {
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-            let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
-        {
-            return kb / 1024
-        }
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return usage.ru_maxrss / 1024
     }
 
     static func summary(_ outcome: ClickImporter.Outcome) -> String {

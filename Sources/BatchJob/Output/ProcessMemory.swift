@@ -2,11 +2,19 @@ import Foundation
 
 /// This process's memory, for the figures commands print.
 enum ProcessMemory {
-    /// Peak resident set size so far, in MiB.
+    /// Peak resident set size so far, in MiB: VmHWM of /proc/self/status, which counts this
+    /// program only (getrusage's maxrss can include the parent that spawned it); getrusage where
+    /// there is no /proc.
     static func peakMiB() -> Double {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
+        {
+            return kib / 1024
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
+        return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
     }
 
     /// Resident set size now, in MiB (from /proc; 0 where there is none).
