@@ -24,6 +24,7 @@ struct NightlyCommand: ParsableCommand {
     @Flag(help: "Train, gate and publish features, but leave scoring to `score --shard i/N` runs.")
     var skipScore = false
 
+    @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup var nightly: NightlyOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
@@ -39,6 +40,7 @@ struct NightlyCommand: ParsableCommand {
         ShutdownSignal.install()
         let logger = Logger(label: "danser.nightly")
         var settings = try nightly.settings(asOf: asOf ?? LogicalDate.today())
+        training.apply(to: &settings)
         settings.rerun = rerun
         settings.skipScore = skipScore
         var status = ExitStatus.ok

@@ -20,6 +20,7 @@ struct BackfillCommand: ParsableCommand {
     @Option(help: "Last logical date, YYYY-MM-DD (not in the future).") var to: LogicalDate
     @Option(help: "Which dates already attempted to run again: none, failed or all.") var rerun: Rerun = .none
     @Flag(help: "Print the plan and change nothing.") var dryRun = false
+    @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup var nightly: NightlyOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
@@ -56,6 +57,7 @@ struct BackfillCommand: ParsableCommand {
                 print("\(day): \(decision.run ? (dryRun ? "would run" : "run") : "skip") (\(decision.reason))")
                 if decision.run && !dryRun {
                     var settings = try nightly.settings(asOf: day)
+                    training.apply(to: &settings)
                     // A date retried after a failed --rerun has an older success: recompute it too.
                     let succeededBefore = try ledger.lastSucceeded(command: "nightly", asOfDay: Int32(day.day), on: connection) != nil
                     settings.rerun = decision.recompute || succeededBefore
