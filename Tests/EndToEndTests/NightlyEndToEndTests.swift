@@ -80,8 +80,12 @@ import Testing
         let first = try Harness.start(["nightly", "--as-of", "2014-04-07"] + Self.common, database: database, environment: ["DANSER_TEST_HOLD_SCORING_SECONDS": "60"])
         defer { first.kill() }
         try Self.waitFor(database, "SELECT count(*) FROM danser.runs WHERE status = 'running'")
-        let second = try Self.nightly("2014-04-07", database: database)
+        let metrics = Harness.scratchFolder + "/metrics-\(UUID().uuidString)"
+        let second = try Self.nightly("2014-04-07", ["--metrics-dir", metrics], database: database)
         #expect(second.status == 4)
+        // The skip reaches monitoring: the textfile says the last run was skipped.
+        let textfile = (try? String(contentsOfFile: metrics + "/danser_batch.prom", encoding: .utf8)) ?? ""
+        #expect(textfile.contains("danser_batch_last_run_status{status=\"skipped\"} 1"))
         let skipped = try Connection(database).query("SELECT count(*) FROM danser.runs WHERE status = 'skipped' AND error LIKE '%lock%'").scalar()?.int64Value
         #expect(skipped == 1)
     }

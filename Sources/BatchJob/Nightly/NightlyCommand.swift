@@ -67,7 +67,8 @@ struct NightlyCommand: ParsableCommand {
             failure = error
         }
         var summary = job.summary
-        if summary.runID != nil {
+        if status == .skipped { summary.status = "skipped" }
+        if summary.runID != nil || status == .skipped {
             summary.reportPath = RunOutputs(settings: settings, summary: summary, connection: connection, logger: logger).write()
         }
         if let failure { throw failure }

@@ -10,14 +10,14 @@ struct RunOutputs {
     let connection: Connection
     let logger: Logger
 
-    /// Writes what is configured; returns the report's path if one was written.
+    /// Writes what is configured; returns the report's path if one was written. A run that was
+    /// skipped (no ledger run of its own) writes the metrics only, so an alert sees the skip.
     @discardableResult
     func write() -> String? {
-        guard let runID = summary.runID else { return nil }
         var reportPath: String?
         let ledger = RunLedger()
-        let history = (try? ledger.recent(command: "nightly", limit: 60, on: connection)) ?? []
-        if let folder = settings.reportDirectory {
+        if let runID = summary.runID, let folder = settings.reportDirectory {
+            let history = (try? ledger.recent(command: "nightly", limit: 60, on: connection)) ?? []
             do {
                 let path = try report(runID: runID, history: history).write(to: folder)
                 try connection.query("UPDATE danser.runs SET report_path = $2 WHERE run_id = $1", [.int64(runID), .text(path)])
