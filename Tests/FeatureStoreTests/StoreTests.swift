@@ -116,6 +116,37 @@ import Testing
         #expect(try TestDatabase.psql(configuration, "SELECT count(*) FROM bi.recommendations_current") == "3")
     }
 
+    @Test func publishedDayCarriesTheKeyAndADuplicateKeepsThePreviousDay() throws {
+        let configuration = try ProjectFiles.migratedDatabase()
+        let connection = try Connection(configuration)
+        let publisher = RecommendationPublisher()
+        func stage(_ rows: [RecommendationRow], model: Int64) throws {
+            let staging = try publisher.createStaging(day: day, on: connection)
+            try publisher.copy(into: staging, day: day, modelVersion: model, runID: 1, on: connection) { write in try write(rows) }
+        }
+        try stage([RecommendationRow(sessionID: "a", rank: 1, itemID: "x", score: 1), RecommendationRow(sessionID: "a", rank: 2, itemID: "y", score: 0)], model: 1)
+        try connection.withTransaction { try publisher.publish(day: day, runID: 1, modelVersion: 1, sessions: 1, on: $0) }
+        let key = "SELECT count(*) FROM pg_index WHERE indrelid = 'danser.recommendations_20241004'::regclass AND indisprimary"
+        #expect(try TestDatabase.psql(configuration, key) == "1")
+
+        // A repeated (session, rank) fails the key: nothing changes, the previous day stays published.
+        try stage([RecommendationRow(sessionID: "b", rank: 1, itemID: "x", score: 1), RecommendationRow(sessionID: "b", rank: 1, itemID: "y", score: 0)], model: 2)
+        do {
+            try connection.withTransaction { try publisher.publish(day: day, runID: 2, modelVersion: 2, sessions: 1, on: $0) }
+            Issue.record("a duplicate key was published")
+        } catch let error as FeatureStoreError {
+            #expect(error.sqlState == "23505")
+        }
+        #expect(try TestDatabase.psql(configuration, "SELECT string_agg(session_id || rank || model_version, ',' ORDER BY rank) FROM bi.recommendations_current") == "a11,a21")
+        #expect(try TestDatabase.psql(configuration, key) == "1")
+
+        // A staging table takes rows of its own day only.
+        let staging = try publisher.createStaging(day: day, on: connection)
+        #expect(throws: FeatureStoreError.self) {
+            try connection.query("INSERT INTO danser.\(staging) VALUES ('2024-10-05', 'c', 1, 'x', 1, 3, 1)")
+        }
+    }
+
     @Test func abandonedRunsAreClosedAndCheckpointsKept() throws {
         let connection = try Connection(try ProjectFiles.migratedDatabase())
         let ledger = RunLedger()

@@ -35,7 +35,8 @@ struct IngestedClicks: Sendable {
     }
 
     /// Sessions with a click at or after `since`, each with all its clicks in time order (ties in
-    /// input order), sorted by session id so a rerun writes the same rows in the same order.
+    /// input order), sorted by session id so a rerun writes the same rows in the same order, and
+    /// in the published key's order under the C collation, which makes the swap's key build cheap.
     func activeSessions(since: Int64) -> [(id: String, items: [String])] {
         var lastClick = [Int64](repeating: .min, count: sessionIDs.count)
         for i in clickTime.indices { lastClick[Int(clickSession[i])] = max(lastClick[Int(clickSession[i])], clickTime[i]) }

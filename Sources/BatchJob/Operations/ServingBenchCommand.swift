@@ -111,8 +111,12 @@ struct ServingBenchCommand: ParsableCommand {
         let configuration = try database.connectionConfiguration(logger: logger)
         let day: Int32 = 0  // 1970-01-01: never a real night
         let sessionsNeeded = rows / 20
+        // Rows in the order the nightly job writes them: sessions by id, ranks ascending; ids
+        // made once, as the job takes them from its sessions and its vocabulary.
+        let sessionIDs = (0..<(rows + 19) / 20).map { "bench-session-\($0)" }.sorted()
+        let itemIDs = (0..<43_097).map { "item-\($0)" }
         func row(_ index: Int) -> RecommendationRow {
-            RecommendationRow(sessionID: "bench-session-\(index / 20)", rank: Int16(index % 20 + 1), itemID: "item-\((index * 7_919) % 43_097)", score: Float(20 - index % 20) * 0.5)
+            RecommendationRow(sessionID: sessionIDs[index / 20], rank: Int16(index % 20 + 1), itemID: itemIDs[(index * 7_919) % 43_097], score: Float(20 - index % 20) * 0.5)
         }
         // The same rows as CSV for psql.
         let csvPath = NSTemporaryDirectory() + "danser-bench-\(getpid()).csv"
@@ -164,7 +168,7 @@ struct ServingBenchCommand: ParsableCommand {
         try connection.query("DROP TABLE IF EXISTS public.bench_psql_copy")
         try connection.query("SELECT danser.drop_recommendations_day($1)", [.date(day)])
         guard psql.terminationStatus == 0 else { throw JobError(.usage, "psql \\copy failed (exit \(psql.terminationStatus))") }
-        print("publish: \(rows) recommendation rows")
+        print("publish: \(rows) recommendation rows, in the nightly job's order (sessions by id)")
         print(String(format: "  psql \\copy (CSV) into an identical table: %.2f s", psqlSeconds))
         print(String(format: "  binary COPY into staging:                 %.2f s = %.2f x psql", copySeconds, copySeconds / psqlSeconds))
         print(String(format: "  audit-ready swap (key index + attach):    %.2f s; staging + swap = %.2f x psql", swapSeconds, (copySeconds + swapSeconds) / psqlSeconds))
