@@ -14,7 +14,7 @@ public struct Recommendation: Sendable, Equatable {
 public struct Recommender: Sendable {
     public let model: Model
     public var batchSize = 100
-    /// Threads for the per-row selection (the sgemm uses BLAS's own threads).
+    /// Batches scored side by side, one thread each (BLAS runs single-threaded inside).
     public var threads = 1
 
     public init(model: Model) { self.model = model }
@@ -28,42 +28,55 @@ public struct Recommender: Sendable {
         _ body: (_ firstIndex: Int, _ results: [[Recommendation]]) throws -> Void
     ) rethrows {
         let n = model.itemCount
-        let maxLength = model.configuration.maxSessionLength
-        var logits = [Float](repeating: 0, count: max(1, batchSize) * n)
+        let size = max(1, batchSize)
+        let lanes = max(1, threads)
         let table = model.scoringTable(threads: threads)
+        // One score buffer per lane: memory stays bounded whatever the number of sessions.
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: lanes * size * n)
+        defer { logits.deallocate() }
         var lower = 0
         while lower < sessions.count {
-            let upper = min(sessions.count, lower + max(1, batchSize))
-            let known = sessions[lower..<upper].map { session in
-                session.filter { $0 > 0 && Int($0) <= n }.suffix(maxLength)
-            }
-            let scorable = known.indices.filter { !known[$0].isEmpty }
-            var results = [[Recommendation]](repeating: [], count: upper - lower)
-            if !scorable.isEmpty {
-                let batch = SessionBatch(prefixes: scorable.map { known[$0] }, targets: [Int32](repeating: 0, count: scorable.count))
-                logits.withUnsafeMutableBufferPointer { buffer in
-                    model.scores(batch, table: table, into: buffer.baseAddress!, threads: threads)
-                    let logitBox = UncheckedBox(UnsafePointer(buffer.baseAddress!))
-                    var selected = [[Recommendation]](repeating: [], count: scorable.count)
-                    selected.withUnsafeMutableBufferPointer { selectedBuffer in
-                        let out = UncheckedBox(selectedBuffer.baseAddress!)
-                        Parallel.forEachRange(count: scorable.count, threads: threads) { range in
-                            var top: [(index: Int32, score: Float)] = []
-                            top.reserveCapacity(k + 1)
-                            for row in range {
-                                // Score column j holds item j + 1.
-                                let excluded = excludeSeen ? Set(known[scorable[row]].map { $0 - 1 }) : []
-                                TopK.select(logitBox.value + row * n, count: n, k: k, excluded: excluded, into: &top)
-                                out.value[row] = top.map { Recommendation(item: $0.index + 1, score: $0.score) }
-                            }
-                        }
+            // Up to `lanes` batches side by side, each on one thread from session forward pass to
+            // top-K, so the (serial) forward pass of one batch never idles the other core.
+            let starts = Array(stride(from: lower, to: min(sessions.count, lower + lanes * size), by: size))
+            var outputs = [[[Recommendation]]](repeating: [], count: starts.count)
+            outputs.withUnsafeMutableBufferPointer { outputBuffer in
+                let box = UncheckedBox((outputBuffer.baseAddress!, logits, table))
+                Parallel.forEachRange(count: starts.count, threads: lanes) { range in
+                    let (out, logits, table) = box.value
+                    for lane in range {
+                        let batch = sessions[starts[lane]..<min(sessions.count, starts[lane] + size)]
+                        out[lane] = scoreBatch(batch, k: k, excludeSeen: excludeSeen, table: table, logits: logits + lane * size * n)
                     }
-                    for (row, index) in scorable.enumerated() { results[index] = selected[row] }
                 }
             }
-            try body(lower, results)
-            lower = upper
+            for (lane, start) in starts.enumerated() { try body(start, outputs[lane]) }
+            lower = min(sessions.count, lower + lanes * size)
         }
+    }
+
+    /// The top `k` of every session of one batch, on the calling thread.
+    private func scoreBatch(
+        _ sessions: ArraySlice<Session>, k: Int, excludeSeen: Bool, table: ScoringHead.NormalizedTable?,
+        logits: UnsafeMutablePointer<Float>
+    ) -> [[Recommendation]] {
+        let n = model.itemCount
+        let maxLength = model.configuration.maxSessionLength
+        let known = sessions.map { session in session.filter { $0 > 0 && Int($0) <= n }.suffix(maxLength) }
+        let scorable = known.indices.filter { !known[$0].isEmpty }
+        var results = [[Recommendation]](repeating: [], count: known.count)
+        guard !scorable.isEmpty else { return results }
+        let batch = SessionBatch(prefixes: scorable.map { known[$0] }, targets: [Int32](repeating: 0, count: scorable.count))
+        model.scores(batch, table: table, into: logits, threads: 1)
+        var top: [(index: Int32, score: Float)] = []
+        top.reserveCapacity(k + 1)
+        for (row, index) in scorable.enumerated() {
+            // Score column j holds item j + 1.
+            let excluded = excludeSeen ? Set(known[index].map { $0 - 1 }) : []
+            TopK.select(logits + row * n, count: n, k: k, excluded: excluded, into: &top)
+            results[index] = top.map { Recommendation(item: $0.index + 1, score: $0.score) }
+        }
+        return results
     }
 }
 
