@@ -54,17 +54,19 @@ public struct SessionKNN: Sendable {
         scores(for: prefix).sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k).map { ($0.key, $0.value) }
     }
 
-    /// Full-ranking evaluation: the target's rank is the number of items scored above it; an
-    /// unscored target is a miss.
+    /// Full-ranking evaluation: the target's rank is its place in `recommend`'s order (items
+    /// scored above it, and items tied with it that have a smaller id: votes tie often, and
+    /// counting ties in the target's favour would flatter the baseline); an unscored target is a miss.
     public func evaluate(on examples: PrefixSet, cutoffs: [Int] = [10, 20]) -> EvaluationResult {
         var result = EvaluationResult(cutoffs: cutoffs)
         for index in 0..<examples.count {
             let scores = scores(for: examples.prefix(index))
-            guard let target = scores[examples.target(index)] else {
+            let targetItem = examples.target(index)
+            guard let target = scores[targetItem] else {
                 result.record(rank: Int.max)
                 continue
             }
-            result.record(rank: scores.values.reduce(0) { $0 + ($1 > target ? 1 : 0) })
+            result.record(rank: scores.reduce(0) { $0 + ($1.value > target || ($1.value == target && $1.key < targetItem) ? 1 : 0) })
         }
         return result
     }
