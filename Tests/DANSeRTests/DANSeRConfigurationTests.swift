@@ -60,6 +60,24 @@ import Testing
         #expect(try JSONDecoder().decode(ModelConfiguration.self, from: older) == .danser)
     }
 
+    /// The hand-written decoder reads every field: a configuration with each one changed from
+    /// its default survives the round trip (and a field added later must be changed here too).
+    @Test func everyFieldSurvivesARoundTrip() throws {
+        var c = ModelConfiguration()
+        c.hiddenSize = 64; c.propagationSteps = 2; c.sharesPropagationWeights = false
+        c.attentionWeighting = .softmax; c.sharesAttentionWeights = false; c.usesFieldAttention = true
+        c.normalizesVectors = true; c.cosineScale = 10; c.usesBehaviourNormalization = true
+        c.usesRepeatTerm = false; c.usesAdaptiveNegatives = true; c.negativeCandidates = 50
+        c.negativeMargin = 2; c.negativeLossWeight = 0.25; c.usesUniformNegatives = true; c.dropout = 0.2
+        c.learningRate = 5e-4; c.l2 = 1e-4; c.decayStep = 2; c.decayRate = 0.5; c.batchSize = 64
+        c.maxSessionLength = 50
+        let defaults = Mirror(reflecting: ModelConfiguration()).children.map { String(describing: $0.value) }
+        for (field, value) in zip(Mirror(reflecting: c).children, defaults) {
+            #expect(String(describing: field.value) != value, "\(field.label ?? "?") is still its default")
+        }
+        #expect(try JSONDecoder().decode(ModelConfiguration.self, from: JSONEncoder().encode(c)) == c)
+    }
+
     /// SR-GNN keeps exactly SR-GNN's weights: the layout has no DANSeR slot.
     @Test func srgnnLayoutIsUnchanged() throws {
         let model = try Model(configuration: .srgnn, itemCount: 10, seed: 1)

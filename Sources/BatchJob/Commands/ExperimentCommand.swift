@@ -33,10 +33,11 @@ struct ExperimentCommand: ParsableCommand {
     @Option(
         name: .customLong("ablate"),
         help: ArgumentHelp(
-            "Switch one part of the configuration off (repeatable): "
-                + Ablation.allCases.map(\.rawValue).joined(separator: ", ") + ".",
+            "Switch one part of the configuration off (repeatable): \(Self.ablationNames).",
             valueName: "part"))
     var ablations: [String] = []
+
+    static let ablationNames = Ablation.allCases.map(\.rawValue).joined(separator: ", ")
 
     @Option(help: "Epochs to train (counted from the start, including epochs restored from --checkpoint).")
     var epochs = 10
@@ -76,8 +77,7 @@ struct ExperimentCommand: ParsableCommand {
             throw ValidationError("--test-from must be an ISO 8601 date or time, e.g. 2016-05-25 (got '\(testFrom)').")
         }
         for name in ablations where Ablation(rawValue: name) == nil {
-            throw ValidationError("--ablate must be one of "
-                + Ablation.allCases.map(\.rawValue).joined(separator: ", ") + " (got '\(name)').")
+            throw ValidationError("--ablate must be one of \(Self.ablationNames) (got '\(name)').")
         }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1.") }
         if let trainSessions, trainSessions < 1 { throw ValidationError("--train-sessions must be at least 1.") }

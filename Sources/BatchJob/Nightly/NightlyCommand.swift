@@ -67,7 +67,6 @@ struct NightlyCommand: ParsableCommand {
             failure = error
         }
         var summary = job.summary
-        if status == .skipped { summary.status = "skipped" }
         if summary.runID != nil || status == .skipped {
             summary.reportPath = RunOutputs(settings: settings, summary: summary, connection: connection, logger: logger).write()
         }

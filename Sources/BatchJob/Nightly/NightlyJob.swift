@@ -42,6 +42,7 @@ final class NightlyJob {
         guard let lock = try AdvisoryLock.tryAcquire(lockName, configuration: database, logger: logger) else {
             try ledger.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "another run holds the job lock", host: Self.host, pid: getpid(), on: connection)
             logger.warning("another nightly run holds the job lock; this one did nothing", metadata: ["as_of": "\(settings.asOf)"])
+            summary.status = "skipped"
             return .skipped
         }
         defer { lock.release() }

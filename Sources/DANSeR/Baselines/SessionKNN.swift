@@ -51,7 +51,12 @@ public struct SessionKNN: Sendable {
 
     /// Top `k` items for `prefix`, best first (ties by smaller id).
     public func recommend(_ prefix: ArraySlice<Int32>, k: Int) -> [(item: Int32, score: Float)] {
-        scores(for: prefix).sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k).map { ($0.key, $0.value) }
+        scores(for: prefix).sorted(by: Self.ranksBefore).prefix(k).map { ($0.key, $0.value) }
+    }
+
+    /// The one order of recommendations: higher score first, ties by smaller item id.
+    private static func ranksBefore(_ a: (key: Int32, value: Float), _ b: (key: Int32, value: Float)) -> Bool {
+        a.value != b.value ? a.value > b.value : a.key < b.key
     }
 
     /// Full-ranking evaluation: the target's rank is its place in `recommend`'s order (items
@@ -66,7 +71,7 @@ public struct SessionKNN: Sendable {
                 result.record(rank: Int.max)
                 continue
             }
-            result.record(rank: scores.reduce(0) { $0 + ($1.value > target || ($1.value == target && $1.key < targetItem) ? 1 : 0) })
+            result.record(rank: scores.reduce(0) { $0 + (Self.ranksBefore($1, (targetItem, target)) ? 1 : 0) })
         }
         return result
     }
