@@ -28,6 +28,8 @@ public struct SessionSplit<ItemID: Hashable & Sendable>: Sendable {
 
     /// Training sessions in time order.
     public var training: [Session]
+    /// Time of each training session's last click (microseconds), parallel to `training`.
+    public var trainingEndTimes: [Int64]
     /// Test sessions in time order.
     public var test: [Session]
     /// External id of dense item i is `itemIDs[i - 1]`.
@@ -91,6 +93,7 @@ public struct SessionSplit<ItemID: Hashable & Sendable>: Sendable {
         var denseID = [ItemID: Int32](minimumCapacity: vocabulary.count)
         for (index, item) in vocabulary.enumerated() { denseID[item] = Int32(index + 1) }
         var training: [Session] = []
+        var trainingEndTimes: [Int64] = []
         var testRaw: [[ItemID]] = []
         for index in order {
             let session = kept[index]
@@ -111,6 +114,7 @@ public struct SessionSplit<ItemID: Hashable & Sendable>: Sendable {
                 }
             }
             training.append(dense)
+            trainingEndTimes.append(session.time)
         }
         var test: [Session] = []
         for items in testRaw {
@@ -145,6 +149,7 @@ public struct SessionSplit<ItemID: Hashable & Sendable>: Sendable {
                     + "choose an earlier --test-from")
         }
         self.training = training
+        self.trainingEndTimes = trainingEndTimes
         self.test = test
         self.itemIDs = itemIDs
         self.report = report
