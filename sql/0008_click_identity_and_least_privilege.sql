@@ -23,3 +23,7 @@ ALTER TABLE danser.imports ADD COLUMN rows_duplicate bigint NOT NULL DEFAULT 0;
 COMMENT ON COLUMN danser.imports.rows_duplicate IS 'Valid rows whose click was already in click_log (not added again).';
 COMMENT ON COLUMN danser.imports.rows_imported IS 'New clicks added to click_log.';
 COMMENT ON COLUMN danser.imports.file_sha256 IS 'SHA-256 of the file bytes as stored (compressed bytes for .gz); stdin:UUID for standard input, which is never skipped whole.';
+
+-- 2. Normalization statistics are checked on every read, like the embedding and checkpoint blobs.
+ALTER TABLE danser.normalization_stats ADD COLUMN checksum text;
+COMMENT ON COLUMN danser.normalization_stats.checksum IS 'SHA-256 (hex) of the statistics as numbers (totals, item count, prior mean and SD, then per item its click count and log prior, little-endian), checked on every read; NULL for rows stored before migration 0008.';

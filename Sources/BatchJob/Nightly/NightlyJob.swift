@@ -216,9 +216,15 @@ final class NightlyJob {
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
         }
+        if settings.discardCheckpoint {
+            try checkpoints.delete(asOfDay: asOfDay, fingerprint: fingerprint, on: connection)
+            summary.notes.append("Discarded the saved training checkpoint (--discard-checkpoint); trained from the start.")
+        }
         if let saved = try checkpoints.load(asOfDay: asOfDay, fingerprint: fingerprint, on: connection) {
-            trainer = try Checkpoint(decoding: Data(saved.checkpoint)).makeTrainer(
-                expecting: trainer.model.configuration, itemCount: data.split.itemCount, threads: settings.threads)
+            trainer = try TrainingCheckpointStore.resume(settings.asOf.description) {
+                try Checkpoint(decoding: Data(saved.checkpoint)).makeTrainer(
+                    expecting: trainer.model.configuration, itemCount: data.split.itemCount, threads: settings.threads)
+            }
             logger.notice("resuming training from the checkpoint of a previous attempt", metadata: ["epoch": "\(saved.epoch)"])
             summary.notes.append("Resumed training after epoch \(saved.epoch) of an interrupted attempt.")
         }
@@ -409,8 +415,10 @@ final class NightlyJob {
         return try body()
     }
 
+    /// The model of `record`, from its checkpoint, after checking every stored blob it serves with.
     func loadModel(_ record: ModelRecord) throws -> Model {
-        try Checkpoint(decoding: Data(try registry.checkpoint(version: record.version, on: connection))).makeModel()
+        try FeatureRepository().verify(version: record.version, rows: record.itemCount + 1, dim: record.dim, on: connection)
+        return try Checkpoint(decoding: Data(try registry.checkpoint(version: record.version, on: connection))).makeModel()
     }
 
     /// What determines the model: a rerun with the same fingerprint reuses it. The champion is

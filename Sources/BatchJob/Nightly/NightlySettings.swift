@@ -46,6 +46,8 @@ struct NightlySettings: Sendable {
     var shard = ShardSpec.whole
     /// Train and publish features but leave scoring to `score --shard` runs (`nightly --skip-score`).
     var skipScore = false
+    /// Delete the date's saved training checkpoint (e.g. a corrupt one) and train from the start.
+    var discardCheckpoint = false
 
     /// The ledger's name for this kind of run.
     var command: String { scoreOnly ? "score" : "nightly" }
