@@ -27,3 +27,72 @@ COMMENT ON COLUMN danser.imports.file_sha256 IS 'SHA-256 of the file bytes as st
 -- 2. Normalization statistics are checked on every read, like the embedding and checkpoint blobs.
 ALTER TABLE danser.normalization_stats ADD COLUMN checksum text;
 COMMENT ON COLUMN danser.normalization_stats.checksum IS 'SHA-256 (hex) of the statistics as numbers (totals, item count, prior mean and SD, then per item its click count and log prior, little-endian), checked on every read; NULL for rows stored before migration 0008.';
+
+-- 3. Published history changes only through the job's own functions. A published day's
+--    partition is sealed: the job role may read it, never write it.
+CREATE FUNCTION danser.seal_recommendations_day(day date) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, danser AS $$
+DECLARE
+    target text := 'recommendations_' || to_char(day, 'YYYYMMDD');
+BEGIN
+    IF to_regclass('danser.' || target) IS NOT NULL THEN
+        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.%I FROM PUBLIC', target);
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'danser_job') THEN
+            EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.%I FROM danser_job', target);
+        END IF;
+    END IF;
+END $$;
+COMMENT ON FUNCTION danser.seal_recommendations_day(date) IS 'Makes a published day read-only for the job role (its rows change only by publishing the day again).';
+
+-- The swap: publish the staged day, then seal it. Same arguments as publish_recommendations.
+CREATE FUNCTION danser.publish_recommendations_day(day date, p_run_id bigint, p_model_version bigint, p_sessions bigint)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, danser AS $$
+BEGIN
+    PERFORM danser.publish_recommendations(day, p_run_id, p_model_version, p_sessions);
+    PERFORM danser.seal_recommendations_day(day);
+END $$;
+COMMENT ON FUNCTION danser.publish_recommendations_day(date, bigint, bigint, bigint) IS 'Swaps a filled staging table in as its day''s partition, records it as published and seals it, in the caller''s transaction.';
+
+-- Sharded scoring: the shard that completes the set publishes; seal what it published.
+CREATE FUNCTION danser.complete_recommendations_shard_day(
+    day date, shard integer, shards integer, p_run_id bigint, p_model_version bigint, p_sessions bigint, p_rows bigint)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, danser AS $$
+DECLARE
+    remaining integer;
+BEGIN
+    remaining := danser.complete_recommendations_shard(day, shard, shards, p_run_id, p_model_version, p_sessions, p_rows);
+    IF remaining = 0 THEN
+        PERFORM danser.seal_recommendations_day(day);
+    END IF;
+    RETURN remaining;
+END $$;
+COMMENT ON FUNCTION danser.complete_recommendations_shard_day(date, integer, integer, bigint, bigint, bigint, bigint) IS 'complete_recommendations_shard, then seals the day when this call published it.';
+
+-- Days published before this migration.
+DO $$
+DECLARE
+    day date;
+BEGIN
+    FOR day IN SELECT as_of FROM danser.published_recommendations LOOP
+        PERFORM danser.seal_recommendations_day(day);
+    END LOOP;
+END $$;
+
+REVOKE ALL ON FUNCTION danser.seal_recommendations_day(date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION danser.publish_recommendations_day(date, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION danser.complete_recommendations_shard_day(date, integer, integer, bigint, bigint, bigint, bigint) FROM PUBLIC;
+
+-- The job role: its own functions, and no writes to the migration record or published history.
+-- sql/roles.sql restates this after its broad grants, so it holds whichever runs last.
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'danser_job') THEN
+        GRANT EXECUTE ON FUNCTION danser.publish_recommendations_day(date, bigint, bigint, bigint) TO danser_job;
+        GRANT EXECUTE ON FUNCTION danser.complete_recommendations_shard_day(date, integer, integer, bigint, bigint, bigint, bigint) TO danser_job;
+        -- The plain swap would leave the day writable: the job publishes through the functions above.
+        REVOKE EXECUTE ON FUNCTION danser.publish_recommendations(date, bigint, bigint, bigint) FROM danser_job;
+        REVOKE EXECUTE ON FUNCTION danser.complete_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint) FROM danser_job;
+        REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.schema_migrations FROM danser_job;
+        REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.published_recommendations FROM danser_job;
+        REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.recommendations FROM danser_job;
+    END IF;
+END $$;
