@@ -29,6 +29,7 @@ struct ServingBenchCommand: ParsableCommand {
         output.bootstrap()
         let chosen = Set(parts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         try FailureReport.run {
+            print(MachineDescription.current(threads: threads))
             let model = try loadModel()
             if chosen.contains("score") { try benchScoring(model) }
             if chosen.contains("codec") { benchCodec(model) }
