@@ -8,7 +8,9 @@ import Logging
 /// natural key is not in the log yet are added (see `naturalKeyRule`). A file already imported
 /// whole (same SHA-256) is skipped without reading it.
 struct ClickImporter {
-    /// The documented identity of a click (migration 0008, docs/OPERATIONS.md).
+    /// The documented identity of a click (migration 0008, docs/OPERATIONS.md). The ordinal is
+    /// computed without sorting the file: a fixed-size filter marks the rows whose key may have
+    /// come earlier in the file, and only those are counted exactly, by one hash join.
     static let naturalKeyRule = """
         A click is (session id, item id, event time, ordinal): the ordinal numbers true repeats of \
         the same (session, item, time) within one file in file order (1, 2, ...). A row whose key \
@@ -77,9 +79,11 @@ struct ClickImporter {
         let spool = try QuarantineSpool()
         let progress = showProgress ? ProgressReporter(label: "import \(name)", total: reader.fileSize, unit: "B", logger: logger) : nil
         let (earliest, latest) = (earliestAllowedMicros, latestAllowedMicros)
+        var seen = RepeatFilter()
+        var timeRange = (first: Int64.max, last: Int64.min)
         try connection.execute(script: Self.stagingTable)
         let staged = try connection.copyIn(
-            "COPY pg_temp.click_import (session_id, item_id, event_time, line) FROM STDIN (FORMAT binary)"
+            "COPY pg_temp.click_import (session_id, item_id, event_time, line, maybe_repeat) FROM STDIN (FORMAT binary)"
         ) { writer in
             try reader.forEachLine { number, line, truncated in
                 if number == 1 {
@@ -92,11 +96,13 @@ struct ClickImporter {
                 }
                 switch format!.parse(line, truncated: truncated, latestAllowed: latest, earliestAllowed: earliest) {
                 case .ok(let session, let item, let micros):
-                    try writer.beginRow(fieldCount: 4)
+                    try writer.beginRow(fieldCount: 5)
                     Self.append(session, from: line, to: &writer)
                     Self.append(item, from: line, to: &writer)
                     writer.appendTimestamp(micros: micros)
                     writer.appendInt64(Int64(number))
+                    writer.append(.bool(seen.insert(RepeatFilter.hash(session, item, micros, in: line))))
+                    timeRange = (min(timeRange.first, micros), max(timeRange.last, micros))
                 case .problem(let problem):
                     try spool.add(importID: importID, source: name, line: number, problem: problem, raw: line)
                 }
@@ -107,9 +113,11 @@ struct ClickImporter {
         progress?.update(completed: reader.fileSize ?? reader.bytesConsumed)
         progress?.finish()
         var outcome = Outcome(file: name, format: format, importID: importID)
-        outcome.imported = try connection.query(Self.addNewClicks, [.int64(importID)]).affectedRows
+        outcome.imported = try addFirstOccurrences(importID: importID, timeRange: timeRange, on: connection)
+        try connection.execute(script: Self.collectPossibleRepeats)
+        outcome.imported += try connection.query(Self.addPossibleRepeats, [.int64(importID)]).affectedRows
         outcome.duplicates = staged - outcome.imported
-        try connection.execute(script: "DROP TABLE pg_temp.click_import")
+        try connection.execute(script: "DROP TABLE pg_temp.click_import; DROP TABLE pg_temp.click_import_repeats")
         try spool.copy(into: connection)
         outcome.quarantined = spool.count
         outcome.quarantinedByKind = spool.countsByKind
@@ -122,6 +130,28 @@ struct ClickImporter {
         return outcome
     }
 
+    /// Adds the certain first occurrences. When the log holds no click in the file's time range
+    /// (a new file, the usual case) nothing can conflict and a plain INSERT skips the per-row
+    /// conflict check; should a concurrent import add one meanwhile, the statement is undone to a
+    /// savepoint and redone with the check.
+    private func addFirstOccurrences(importID: Int64, timeRange: (first: Int64, last: Int64), on connection: Connection) throws -> Int {
+        let overlaps = timeRange.first > timeRange.last ? false : try connection.query(
+            "SELECT EXISTS (SELECT FROM danser.click_log WHERE event_time BETWEEN $1 AND $2)",
+            [.timestamptz(timeRange.first), .timestamptz(timeRange.last)]
+        ).scalar()?.boolValue ?? true
+        if !overlaps {
+            try connection.execute(script: "SAVEPOINT click_import_fast")
+            do {
+                let added = try connection.query(Self.addFirstOccurrencesUnchecked, [.int64(importID)]).affectedRows
+                try connection.execute(script: "RELEASE SAVEPOINT click_import_fast")
+                return added
+            } catch let error as FeatureStoreError where error.sqlState == "23505" {
+                try connection.execute(script: "ROLLBACK TO SAVEPOINT click_import_fast")
+            }
+        }
+        return try connection.query(Self.addFirstOccurrences, [.int64(importID)]).affectedRows
+    }
+
     private func configure(_ reader: LineReader, for format: ClickFormat) {
         // RFC 4180 quoting (fields holding separators, quotes or line breaks) in the project's CSV.
         reader.quotedNewlines = format == .genericCSV
@@ -129,21 +159,46 @@ struct ClickImporter {
     }
 
     /// The rows of one file before they are checked against the log; dropped at commit.
+    /// `maybe_repeat` is false for a row whose key is certainly the first of its kind in the file.
     static let stagingTable = """
         CREATE TEMPORARY TABLE IF NOT EXISTS click_import (
-            session_id text NOT NULL, item_id text NOT NULL, event_time timestamptz NOT NULL, line bigint NOT NULL
+            session_id text NOT NULL, item_id text NOT NULL, event_time timestamptz NOT NULL, line bigint NOT NULL,
+            maybe_repeat boolean NOT NULL
         ) ON COMMIT DROP;
         TRUNCATE pg_temp.click_import;
         """
 
-    /// Adds the staged clicks not yet in the log, numbering repeats within the file (the
-    /// ordinal of the natural key); `$1` is the import id. Sorting by the key also makes the
-    /// unique index's insertions sequential.
-    static let addNewClicks = """
+    /// Adds, with ordinal 1, the staged rows that are certainly the first of their key in the
+    /// file and whose click is not in the log yet (`$1`: import id). No sort: file order, as COPY.
+    static let addFirstOccurrences = """
         INSERT INTO danser.click_log (session_id, item_id, event_time, ordinal, import_id)
-        SELECT session_id, item_id, event_time,
-               row_number() OVER (PARTITION BY session_id, item_id, event_time ORDER BY line), $1
-        FROM pg_temp.click_import
+        SELECT session_id, item_id, event_time, 1, $1 FROM pg_temp.click_import WHERE NOT maybe_repeat
+        ON CONFLICT (session_id, item_id, event_time, ordinal) DO NOTHING
+        """
+
+    /// `addFirstOccurrences` for a log with no click in the file's time range: nothing to skip.
+    static let addFirstOccurrencesUnchecked = """
+        INSERT INTO danser.click_log (session_id, item_id, event_time, ordinal, import_id)
+        SELECT session_id, item_id, event_time, 1, $1 FROM pg_temp.click_import WHERE NOT maybe_repeat
+        """
+
+    /// The few rows that may repeat an earlier row's key (true repeats, and the filter's false
+    /// positives), analyzed so the planner hashes them rather than the whole file.
+    static let collectPossibleRepeats = """
+        CREATE TEMPORARY TABLE click_import_repeats ON COMMIT DROP AS
+            SELECT session_id, item_id, event_time, line FROM pg_temp.click_import WHERE maybe_repeat;
+        ANALYZE pg_temp.click_import_repeats;
+        """
+
+    /// Adds those rows with their exact ordinal, the number of rows of the file with the same key
+    /// up to and including them, when not in the log yet (`$1`: import id).
+    static let addPossibleRepeats = """
+        INSERT INTO danser.click_log (session_id, item_id, event_time, ordinal, import_id)
+        SELECT r.session_id, r.item_id, r.event_time, count(*)::integer, $1
+        FROM pg_temp.click_import_repeats r
+        JOIN pg_temp.click_import f
+          ON f.session_id = r.session_id AND f.item_id = r.item_id AND f.event_time = r.event_time AND f.line <= r.line
+        GROUP BY r.line, r.session_id, r.item_id, r.event_time
         ON CONFLICT (session_id, item_id, event_time, ordinal) DO NOTHING
         """
 
@@ -181,4 +236,50 @@ struct ClickImporter {
 struct ImportError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A Bloom filter over the click keys of one file: `insert` says whether a key may have been seen
+/// before (false: certainly not). Fixed size (16 MiB), so memory stays bounded whatever the file;
+/// a bigger file only sends more rows down the slower, exact path.
+struct RepeatFilter {
+    private var words: [UInt64]
+    private let mask: UInt64
+
+    init(log2Bits: Int = 27) {
+        words = [UInt64](repeating: 0, count: 1 << (log2Bits - 6))
+        mask = (UInt64(1) << UInt64(log2Bits)) &- 1
+    }
+
+    /// Sets the key's bits; true when all were already set (the key may have been seen).
+    mutating func insert(_ hash: UInt64) -> Bool {
+        let step = (hash >> 29) | 1
+        var seen = true
+        for probe in 0..<UInt64(3) {
+            let bit = (hash &+ probe &* step) & mask
+            let word = Int(bit >> 6), flag = UInt64(1) << (bit & 63)
+            if words[word] & flag == 0 {
+                seen = false
+                words[word] |= flag
+            }
+        }
+        return seen
+    }
+
+    /// A 64-bit hash of (session, item, time): FNV-1a over the ids' bytes, then a finalizer.
+    static func hash(_ session: ClickID, _ item: ClickID, _ micros: Int64, in line: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var value: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ byte: UInt8) { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        func mix(_ id: ClickID) {
+            switch id {
+            case .range(let range): for index in range { mix(line[index]) }
+            case .text(let text): for byte in text.utf8 { mix(byte) }
+            }
+            mix(0xFF)  // never in UTF-8: keeps ("ab", "c") apart from ("a", "bc")
+        }
+        mix(session)
+        mix(item)
+        value ^= UInt64(bitPattern: micros) &* 0x9E37_79B9_7F4A_7C15
+        value = (value ^ (value >> 31)) &* 0xBF58_476D_1CE4_E5B9
+        return value ^ (value >> 29)
+    }
 }
