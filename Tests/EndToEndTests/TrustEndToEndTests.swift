@@ -72,7 +72,7 @@ import Testing
 
         // Finding 7: the finished run recorded every stage's result.
         let results = try connection.query(
-            "SELECT stage, stage_results::text FROM danser.runs WHERE status = 'succeeded'").rows()
+            "SELECT stage, stage_results::text FROM danser.runs WHERE command = 'nightly' AND status = 'succeeded'").rows()
         #expect(results.first?[0].stringValue == "publish_recommendations")
         let object = try JSONSerialization.jsonObject(with: Data((results.first?[1].stringValue ?? "{}").utf8)) as? [String: Any] ?? [:]
         #expect(Set(object.keys) == ["ingest", "prepare", "train", "score", "publish_recommendations"], "\(object.keys)")
@@ -84,10 +84,12 @@ import Testing
         guard let database = try Nightly.importedDatabase() else { return }
         let trained = try Nightly.nightly("2014-04-07", ["--mode", "retrain", "--skip-score"], database: database)
         #expect(trained.status == 0, "\(trained.stderr.suffix(2000))")
+        // Shard 0 scores with the champion of now, then waits before publishing until released.
+        let release = Harness.scratchFolder + "/release-\(UUID().uuidString)"
         let slowShard = try Harness.start(
             ["score", "--as-of", "2014-04-07", "--shard", "0/2", "--log-format", "json"], database: database,
-            environment: ["DANSER_TEST_HOLD_SCORING_SECONDS": "60"])
-        try Nightly.waitFor(database, "SELECT count(*) FROM pg_tables WHERE tablename = 'recommendations_staging_20140407_s0of2'")
+            environment: ["DANSER_TEST_HOLD_STAGE": "publish_recommendations:300", "DANSER_TEST_HOLD_RELEASE": release])
+        try Nightly.waitFor(database, "SELECT count(*) FROM danser.runs WHERE command = 'score' AND stage = 'publish_recommendations'")
         let otherShard = try Harness.run(["score", "--as-of", "2014-04-07", "--shard", "1/2", "--log-format", "json"], database: database)
         #expect(otherShard.status == 0, "\(otherShard.stderr.suffix(1000))")
 
@@ -96,6 +98,7 @@ import Testing
         let connection = try Connection(database)
         let champion = try connection.query("SELECT model_version FROM danser.models WHERE status = 'champion'").scalar()?.int64Value
         #expect(slowShard.process.isRunning, "the shard's hold ended before the rerun published: the test proves nothing")
+        FileManager.default.createFile(atPath: release, contents: nil)
         let shardStatus = slowShard.wait()
         #expect(shardStatus == 6)
         let served = try connection.query("SELECT DISTINCT model_version FROM bi.recommendations_current").rows().map { $0[0].int64Value }
@@ -148,7 +151,7 @@ import Testing
         let text = try Harness.run(["nightly", "--source-table", "public.text_times"] + options, database: database)
         #expect(text.status == 78, "\(text.stderr)")
         #expect(text.stderr.contains("event_time") && text.stderr.contains("text") && text.stderr.contains("--time-column"))
-        let epoch = try Harness.run(["score", "--source-table", "public.epoch_times", "--time-column", "seen"] + options, database: database)
+        let epoch = try Harness.run(["nightly", "--source-table", "public.epoch_times", "--time-column", "seen"] + options, database: database)
         #expect(epoch.status == 78, "\(epoch.stderr)")
         #expect(epoch.stderr.contains("seen") && epoch.stderr.contains("bigint"))
 

@@ -83,9 +83,11 @@ final class RunContext {
 /// Test-only hold points for the kill and fault tests: `DANSER_TEST_HOLD_STAGE=name:seconds`
 /// (comma-separated for several) pauses the run at the start of stage `name` (a `StageName`, or
 /// `swap`: inside the publishing transaction, just before the day is swapped in), after the
-/// ledger row says it reached it. Never set in production, where it costs one lookup per stage.
+/// ledger row says it reached it. A hold ends early on a signal, or once the file named by
+/// `DANSER_TEST_HOLD_RELEASE` exists. Never set in production, where it costs one lookup per stage.
 enum FaultInjection {
     static let variable = "DANSER_TEST_HOLD_STAGE"
+    static let releaseVariable = "DANSER_TEST_HOLD_RELEASE"
 
     static func hold(at point: String) {
         guard let text = ProcessInfo.processInfo.environment[variable] else { return }
@@ -104,9 +106,13 @@ enum FaultInjection {
         }
     }
 
-    /// Sleeps in short steps so a signal ends the hold promptly.
+    /// Sleeps in short steps so a signal, or the release file, ends the hold promptly.
     private static func sleep(_ seconds: Double) {
         let deadline = Date().addingTimeInterval(min(seconds, 600))
-        while Date() < deadline && !ShutdownSignal.isRequested { Thread.sleep(forTimeInterval: 0.05) }
+        let release = ProcessInfo.processInfo.environment[releaseVariable]
+        while Date() < deadline && !ShutdownSignal.isRequested {
+            if let release, FileManager.default.fileExists(atPath: release) { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 }
