@@ -53,6 +53,15 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION danser.publish_recommendations_day(date, bigint, bigint, bigint) IS 'Swaps a filled staging table in as its day''s partition, records it as published and seals it, in the caller''s transaction.';
 
+-- The audited swap of migration 0006 (the day audit), then the seal. Same arguments.
+CREATE FUNCTION danser.publish_audited_recommendations_day(day date, p_run_id bigint, p_model_version bigint, p_sessions bigint, p_audit jsonb)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, danser AS $$
+BEGIN
+    PERFORM danser.publish_audited_recommendations(day, p_run_id, p_model_version, p_sessions, p_audit);
+    PERFORM danser.seal_recommendations_day(day);
+END $$;
+COMMENT ON FUNCTION danser.publish_audited_recommendations_day(date, bigint, bigint, bigint, jsonb) IS 'publish_audited_recommendations, then seals the day''s partition (read-only for the job role).';
+
 -- Sharded scoring: the shard that completes the set publishes; seal what it published.
 CREATE FUNCTION danser.complete_recommendations_shard_day(
     day date, shard integer, shards integer, p_run_id bigint, p_model_version bigint, p_sessions bigint, p_rows bigint)
@@ -81,6 +90,7 @@ END $$;
 REVOKE ALL ON FUNCTION danser.seal_recommendations_day(date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION danser.publish_recommendations_day(date, bigint, bigint, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION danser.complete_recommendations_shard_day(date, integer, integer, bigint, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION danser.publish_audited_recommendations_day(date, bigint, bigint, bigint, jsonb) FROM PUBLIC;
 
 -- The job role: its own functions, and no writes to the migration record or published history.
 -- sql/roles.sql restates this after its broad grants, so it holds whichever runs last.
@@ -88,6 +98,8 @@ DO $$ BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'danser_job') THEN
         GRANT EXECUTE ON FUNCTION danser.publish_recommendations_day(date, bigint, bigint, bigint) TO danser_job;
         GRANT EXECUTE ON FUNCTION danser.complete_recommendations_shard_day(date, integer, integer, bigint, bigint, bigint, bigint) TO danser_job;
+        GRANT EXECUTE ON FUNCTION danser.publish_audited_recommendations_day(date, bigint, bigint, bigint, jsonb) TO danser_job;
+        REVOKE EXECUTE ON FUNCTION danser.publish_audited_recommendations(date, bigint, bigint, bigint, jsonb) FROM danser_job;
         -- The plain swap would leave the day writable: the job publishes through the functions above.
         REVOKE EXECUTE ON FUNCTION danser.publish_recommendations(date, bigint, bigint, bigint) FROM danser_job;
         REVOKE EXECUTE ON FUNCTION danser.complete_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint) FROM danser_job;

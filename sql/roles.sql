@@ -36,6 +36,11 @@ GRANT EXECUTE ON FUNCTION danser.drop_recommendations_day(date) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.create_recommendations_shard_staging(date, integer, integer) TO danser_job;
 GRANT SELECT, INSERT, UPDATE, DELETE ON danser.score_shards TO danser_job;
 
+-- Day audit and sharded publication of migration 0006 (harmless to repeat).
+GRANT EXECUTE ON FUNCTION danser.record_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint, bigint) TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.merge_recommendations_shards(date, integer) TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.publish_audited_recommendations(date, bigint, bigint, bigint, jsonb) TO danser_job;
+
 -- Least privilege of migration 0008, restated after the broad grants above: the job never writes
 -- the migration record or published history except through its own functions, which publish a
 -- day and seal its partition (read-only for the job from then on).
@@ -43,6 +48,8 @@ GRANT EXECUTE ON FUNCTION danser.publish_recommendations_day(date, bigint, bigin
 GRANT EXECUTE ON FUNCTION danser.complete_recommendations_shard_day(date, integer, integer, bigint, bigint, bigint, bigint) TO danser_job;
 REVOKE EXECUTE ON FUNCTION danser.publish_recommendations(date, bigint, bigint, bigint) FROM danser_job;
 REVOKE EXECUTE ON FUNCTION danser.complete_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint) FROM danser_job;
+GRANT EXECUTE ON FUNCTION danser.publish_audited_recommendations_day(date, bigint, bigint, bigint, jsonb) TO danser_job;
+REVOKE EXECUTE ON FUNCTION danser.publish_audited_recommendations(date, bigint, bigint, bigint, jsonb) FROM danser_job;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.schema_migrations FROM danser_job;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.published_recommendations FROM danser_job;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.recommendations FROM danser_job;
