@@ -3,15 +3,17 @@ import PackageDescription
 
 /// One settings array for every target: Swift 6 mode plus explicit existentials
 /// and internal-by-default imports, so C modules never leak into public API.
+/// No unsafe flags: release builds keep overflow and bounds checks (the parsers read untrusted
+/// bytes), and the library products stay usable as a version-pinned dependency.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
-    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
 
 let package = Package(
     name: "danser-batch",
-    platforms: [.macOS(.v14)],
+    // Linux is where it runs and is tested. On macOS, Synchronization (Mutex, Atomic) needs 15.
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "danser-batch", targets: ["BatchJob"]),
         .library(name: "DANSeR", targets: ["DANSeR"]),

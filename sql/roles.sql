@@ -1,6 +1,7 @@
 -- Roles of DANSeR batch. Run after `migrate`, as the role that ran the migrations, which
 -- needs CREATEROLE (`danser-batch migrate --roles` does both). Idempotent.
---   danser_job: the nightly job and import: reads and writes schema danser.
+--   danser_job: the nightly job and import: reads and writes schema danser, but not the migration
+--               record nor published history (only through its SECURITY DEFINER functions); no DDL.
 --   danser_bi:  analysts: SELECT on the views in schema bi only; never writes, never sees danser.*
 -- Give people logins with, e.g.: CREATE ROLE alice LOGIN IN ROLE danser_bi;
 
@@ -29,15 +30,34 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA bi GRANT SELECT ON TABLES TO danser_bi, danse
 
 -- Publication functions of migration 0003 (harmless to repeat).
 GRANT EXECUTE ON FUNCTION danser.create_recommendations_staging(date) TO danser_job;
-GRANT EXECUTE ON FUNCTION danser.publish_recommendations(date, bigint, bigint, bigint) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.drop_recommendations_day(date) TO danser_job;
 
 -- Sharded scoring of migration 0004 (harmless to repeat).
 GRANT EXECUTE ON FUNCTION danser.create_recommendations_shard_staging(date, integer, integer) TO danser_job;
-GRANT EXECUTE ON FUNCTION danser.complete_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint) TO danser_job;
 GRANT SELECT, INSERT, UPDATE, DELETE ON danser.score_shards TO danser_job;
 
 -- Day audit and sharded publication of migration 0006 (harmless to repeat).
 GRANT EXECUTE ON FUNCTION danser.record_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint, bigint) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.merge_recommendations_shards(date, integer) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.publish_audited_recommendations(date, bigint, bigint, bigint, jsonb) TO danser_job;
+
+-- Least privilege of migration 0008, restated after the broad grants above: the job never writes
+-- the migration record or published history except through its own functions, which publish a
+-- day and seal its partition (read-only for the job from then on).
+GRANT EXECUTE ON FUNCTION danser.publish_recommendations_day(date, bigint, bigint, bigint) TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.complete_recommendations_shard_day(date, integer, integer, bigint, bigint, bigint, bigint) TO danser_job;
+REVOKE EXECUTE ON FUNCTION danser.publish_recommendations(date, bigint, bigint, bigint) FROM danser_job;
+REVOKE EXECUTE ON FUNCTION danser.complete_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint) FROM danser_job;
+GRANT EXECUTE ON FUNCTION danser.publish_audited_recommendations_day(date, bigint, bigint, bigint, jsonb) TO danser_job;
+REVOKE EXECUTE ON FUNCTION danser.publish_audited_recommendations(date, bigint, bigint, bigint, jsonb) FROM danser_job;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.schema_migrations FROM danser_job;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.published_recommendations FROM danser_job;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.recommendations FROM danser_job;
+DO $$
+DECLARE
+    day date;
+BEGIN
+    FOR day IN SELECT as_of FROM danser.published_recommendations LOOP
+        PERFORM danser.seal_recommendations_day(day);
+    END LOOP;
+END $$;

@@ -23,7 +23,7 @@ import Testing
         let first = try Harness.run(["import"] + expected.map { "\(folder)/\($0.0)" }, database: database)
         #expect(first.status == 0, "\(first.stderr)")
         for (file, format, rows) in expected {
-            #expect(first.stdout.contains("\(file): \(rows) rows imported, 0 quarantined (\(format)"), "\(first.stdout)")
+            #expect(first.stdout.contains("\(file): \(rows) rows new, 0 duplicate, 0 quarantined (\(format)"), "\(first.stdout)")
         }
         let total = expected.reduce(0) { $0 + $1.2 }
         #expect(try count("SELECT count(*) FROM danser.click_log", database) == total)
@@ -56,7 +56,7 @@ import Testing
         let csv = try Harness.temporaryFile(bytes)
         let run = try Harness.run(["import", csv, "--max-line-length", "100"], database: database)
         #expect(run.status == 3, "\(run.stdout) \(run.stderr)")
-        #expect(run.stdout.contains("2 rows imported, 5 quarantined"))
+        #expect(run.stdout.contains("2 rows new, 0 duplicate, 5 quarantined"))
         let rows = try Connection(database).query("SELECT source, line_number, reason FROM danser.quarantine ORDER BY line_number").rows()
         let reasons = rows.map { ($0[1].int64Value ?? 0, $0[2].stringValue ?? "") }
         #expect(reasons.map(\.0) == [3, 4, 5, 6, 7])
@@ -85,7 +85,7 @@ import Testing
         gzip.waitUntilExit()
         let run = try Harness.run(["import", gzipped], database: database)
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("3 rows imported, 0 quarantined (yoochoose"))
+        #expect(run.stdout.contains("3 rows new, 0 duplicate, 0 quarantined (yoochoose"))
         #expect(try Connection(database).query("SELECT min(event_time) FROM danser.click_log").scalar() == .timestamptz(1_396_867_869_277_000))
     }
 
@@ -96,7 +96,7 @@ import Testing
         let file = (Harness.samplesFolder! as NSString).deletingLastPathComponent + "/diginetica/clicks.csv.gz"
         let run = try Harness.run(["import", file], database: database)
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("982961 rows imported, 0 quarantined (generic-csv"))
+        #expect(run.stdout.contains("982961 rows new, 0 duplicate, 0 quarantined (generic-csv"))
         // 982,961 rows (about 45 MB of COPY data) go through a process that stays small.
         let peak = run.stdout.split(separator: "\n").first { $0.hasPrefix("peak memory: ") }
             .flatMap { Int($0.dropFirst("peak memory: ".count).prefix { $0.isNumber }) }

@@ -101,17 +101,54 @@ import Testing
         }
     }
 
+    /// Publishes a day as the job does: staging table, then the job's publishing function.
     private func publish(day: String, items: [String], on connection: Connection) throws {
         try connection.withTransaction { connection in
-            let partition = try connection.query("SELECT danser.ensure_recommendations_partition($1::date)", [.text(day)]).scalar()
-            #expect(partition?.stringValue?.hasPrefix("danser.recommendations_") == true)
+            let staging = try #require(try connection.query("SELECT danser.create_recommendations_staging($1::date)", [.text(day)]).scalar()?.stringValue)
             for (rank, item) in items.enumerated() {
                 try connection.query(
-                    "INSERT INTO danser.recommendations VALUES ($1::date, 's1', $2, $3, 0.5, 7, 1)",
+                    "INSERT INTO danser.\(staging) VALUES ($1::date, 's1', $2, $3, 0.5, 7, 1)",
                     [.text(day), .int16(Int16(rank + 1)), .text(item)])
             }
-            try connection.query(
-                "INSERT INTO danser.published_recommendations (as_of, run_id, model_version, sessions) VALUES ($1::date, 1, 7, 1)", [.text(day)])
+            try connection.query("SELECT danser.publish_recommendations_day($1::date, 1, 7, 1)", [.text(day)])
+        }
+    }
+
+    /// The job role on a current schema: no DDL needed, and no way to rewrite the migration
+    /// record or published history except through its own functions.
+    @Test func jobRoleNeedsNoDDLAndCannotRewriteHistory() throws {
+        let database = try ProjectFiles.migratedDatabase()
+        let admin = try Connection(database)
+        try Migrator.applyRoles(script: ProjectFiles.rolesScript, on: admin)
+        let job = "job_\(UInt32.random(in: 0...UInt32.max))"
+        try admin.query("CREATE ROLE \(job) LOGIN IN ROLE danser_job")
+        let jobConnection = try Connection(database.withUser(job))
+        // Nothing pending: the migrator only reads.
+        #expect(try Migrator(try ProjectFiles.migrations()).apply(on: jobConnection).applied.isEmpty)
+        try publish(day: "2026-01-01", items: ["a", "b"], on: jobConnection)
+        try publish(day: "2026-01-01", items: ["c"], on: jobConnection)  // a rerun republishes through the function
+        #expect(try jobConnection.query("SELECT count(*) FROM danser.recommendations").scalar() == .int64(1))
+        for statement in [
+            "DELETE FROM danser.schema_migrations",
+            "UPDATE danser.schema_migrations SET checksum = 'x'",
+            "INSERT INTO danser.schema_migrations (version, name, checksum) VALUES (9999, 'x', 'x')",
+            "UPDATE danser.published_recommendations SET model_version = 1",
+            "DELETE FROM danser.published_recommendations",
+            "INSERT INTO danser.published_recommendations (as_of, run_id, model_version, sessions) VALUES ('2026-02-01', 1, 1, 1)",
+            "UPDATE danser.recommendations SET item_id = 'x'",
+            "UPDATE danser.recommendations_20260101 SET item_id = 'x'",
+            "DELETE FROM danser.recommendations_20260101",
+            "INSERT INTO danser.recommendations_20260101 VALUES ('2026-01-01', 's2', 1, 'x', 0.5, 7, 1)",
+            "TRUNCATE danser.recommendations_20260101",
+            "SELECT danser.publish_recommendations('2026-01-01', 1, 1, 1)",
+            "CREATE TABLE danser.mine (x int)",
+        ] {
+            do {
+                try jobConnection.query(statement)
+                Issue.record("the job role could run: \(statement)")
+            } catch let error as FeatureStoreError {
+                #expect(error.sqlState == "42501", "\(statement): \(error)")
+            }
         }
     }
 }

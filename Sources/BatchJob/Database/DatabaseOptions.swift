@@ -18,7 +18,10 @@ struct DatabaseOptions: ParsableArguments {
     var sqlDir: String?
 
     func validate() throws {
-        if let databaseURL, ConnectionConfiguration(databaseURL).containsPassword {
+        // A string that does not parse is reported when it is used (exit 78), never echoed.
+        if let databaseURL, (try? ConnectionConfiguration(databaseURL).validate()) != nil,
+            ConnectionConfiguration(databaseURL).containsPassword
+        {
             throw ValidationError("--database-url must not contain a password (ps shows command lines). Use PGPASSWORD, ~/.pgpass or DATABASE_URL instead.")
         }
     }
@@ -36,7 +39,10 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Where to connect: the configured server, or the embedded one, started if needed.
     func connectionConfiguration(logger: Logger) throws -> ConnectionConfiguration {
-        if let configured = configuredServer { return configured }
+        if let configured = configuredServer {
+            try configured.validate()
+            return configured
+        }
         return try embeddedServer.start(logger: logger)
     }
 

@@ -74,7 +74,9 @@ enum ClickFormat: String, CaseIterable, Sendable, ExpressibleByArgument {
         return allCases.first { format in
             let fields = firstLine.reduce(1) { $1 == format.separator ? $0 + 1 : $0 }
             guard format.naturalFieldCounts.contains(fields) else { return false }
-            if case .ok(_, _, let micros) = format.parse(firstLine, truncated: false, latestAllowed: .max) { return micros >= year2000 }
+            if case .ok(_, _, let micros) = format.parse(firstLine, truncated: false, latestAllowed: .max, earliestAllowed: .min) {
+                return micros >= year2000
+            }
             return false
         }
     }
@@ -94,8 +96,15 @@ enum ClickID {
 extension ClickFormat {
     static let quote = UInt8(ascii: "\"")
 
-    /// Parses one line. `latestAllowed` is the latest acceptable time (later is "in the future").
-    func parse(_ line: UnsafeBufferPointer<UInt8>, truncated: Bool, latestAllowed: Int64) -> ParsedClick {
+    /// 2000-01-01T00:00:00Z in microseconds: the default earliest accepted click time.
+    static let defaultEarliestMicros: Int64 = 946_684_800_000_000
+
+    /// Parses one line. `latestAllowed` is the latest acceptable time (later is "in the future");
+    /// `earliestAllowed` the earliest (default 2000-01-01: earlier is a broken clock or a bad export).
+    func parse(
+        _ line: UnsafeBufferPointer<UInt8>, truncated: Bool, latestAllowed: Int64,
+        earliestAllowed: Int64 = ClickFormat.defaultEarliestMicros
+    ) -> ParsedClick {
         if truncated { return .problem(RowProblem(kind: .lineTooLong, detail: "over \(line.count) bytes")) }
         var nonASCII = false
         var hasQuote = false
@@ -110,8 +119,8 @@ extension ClickFormat {
         if hasQuote && self == .genericCSV {
             switch GenericClickCSV.parse(line) {
             case .success(let record):
-                if record.timeMicros > latestAllowed {
-                    return .problem(RowProblem(kind: .futureTimestamp, detail: Timestamp.format(micros: record.timeMicros)))
+                if let problem = Self.timeProblem(record.timeMicros, earliest: earliestAllowed, latest: latestAllowed) {
+                    return .problem(problem)
                 }
                 return .ok(session: .text(record.sessionID), item: .text(record.itemID), micros: record.timeMicros)
             case .failure(let problem): return .problem(problem)
@@ -129,6 +138,9 @@ extension ClickFormat {
         if line.isEmpty { return .problem(RowProblem(kind: .missingField, detail: "empty line")) }
         guard fields.count >= required else {
             return .problem(RowProblem(kind: .missingField, detail: "\(fields.count) of \(required) fields"))
+        }
+        guard fields.count <= naturalFieldCounts.upperBound else {
+            return .problem(RowProblem(kind: .extraField, detail: "\(fields.count) fields, expected \(naturalFieldCounts.upperBound)"))
         }
         let session = fields[sessionIndex], item = fields[itemIndex]
         if session.isEmpty { return .problem(RowProblem(kind: .missingField, detail: "session id empty")) }
@@ -165,10 +177,15 @@ extension ClickFormat {
         guard let micros else {
             return .problem(RowProblem(kind: .badTimestamp, detail: Self.text(line, timeText)))
         }
-        if micros > latestAllowed {
-            return .problem(RowProblem(kind: .futureTimestamp, detail: Timestamp.format(micros: micros)))
-        }
+        if let problem = Self.timeProblem(micros, earliest: earliestAllowed, latest: latestAllowed) { return .problem(problem) }
         return .ok(session: .range(session), item: .range(item), micros: micros)
+    }
+
+    /// A time outside [earliest, latest], as the problem to quarantine it with.
+    static func timeProblem(_ micros: Int64, earliest: Int64, latest: Int64) -> RowProblem? {
+        if micros > latest { return RowProblem(kind: .futureTimestamp, detail: Timestamp.format(micros: micros)) }
+        if micros < earliest { return RowProblem(kind: .earlyTimestamp, detail: Timestamp.format(micros: micros)) }
+        return nil
     }
 
     static func isDigits(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {

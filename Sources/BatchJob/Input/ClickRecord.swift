@@ -13,6 +13,8 @@ struct RowProblem: Error, Sendable, Equatable {
         case nonNumericID = "non-numeric id"
         case badTimestamp = "unparseable timestamp"
         case futureTimestamp = "timestamp in the future"
+        case earlyTimestamp = "timestamp before the earliest accepted"
+        case extraField = "extra fields"
         case invalidUTF8 = "invalid UTF-8"
         case lineTooLong = "line too long"
     }
@@ -80,6 +82,9 @@ enum GenericClickCSV {
         }
         guard fields.count >= 3, !fields[0].isEmpty, !fields[1].isEmpty, !fields[2].isEmpty else {
             return .failure(RowProblem(kind: .missingField, detail: "expected \(header), got \(fields.count) field(s)"))
+        }
+        guard fields.count == 3 else {
+            return .failure(RowProblem(kind: .extraField, detail: "\(fields.count) fields, expected 3 (\(header))"))
         }
         var time = fields[2]
         let micros = time.withUTF8 { Timestamp.parseISO8601($0) }

@@ -24,6 +24,9 @@ struct NightlyCommand: ParsableCommand {
     @Flag(help: "Train, gate and publish features, but leave scoring to `score --shard i/N` runs.")
     var skipScore = false
 
+    @Flag(help: "Discard the training checkpoint an interrupted attempt of this date saved (e.g. a corrupt one) and train from the start.")
+    var discardCheckpoint = false
+
     @OptionGroup(title: "Training") var training: TrainingOptions
     @OptionGroup var nightly: NightlyOptions
     @OptionGroup var database: DatabaseOptions
@@ -43,6 +46,7 @@ struct NightlyCommand: ParsableCommand {
         training.apply(to: &settings)
         settings.rerun = rerun
         settings.pipeline = .nightly(scoring: !skipScore)
+        settings.discardCheckpoint = discardCheckpoint
         var status = ExitStatus.ok
         try FailureReport.run {
             status = try Self.runNight(settings, database: database, logger: logger)

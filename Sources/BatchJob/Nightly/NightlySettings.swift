@@ -43,6 +43,8 @@ struct NightlySettings: Sendable {
     var pipeline = Pipeline.nightly(scoring: true)
     /// The floors a day must clear before it is published.
     var dayAudit = DayAuditPolicy()
+    /// Delete the date's saved training checkpoint (e.g. a corrupt one) and train from the start.
+    var discardCheckpoint = false
 
     /// The ledger's name for this kind of run.
     var command: String { pipeline.command }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DANSeR
 import FeatureStore
 import Foundation
 import Logging
@@ -97,9 +98,14 @@ struct ModelsCommand: ParsableCommand {
         }
         defer { lock.release() }
         let registry = ModelRegistry()
-        let version = try connection.withTransaction { _ in try body(registry) }
-        guard let model = try registry.record(version: version, on: connection) else { return }
-        _ = try FeatureRepository().loadEmbeddings(version: version, rows: model.itemCount + 1, dim: model.dim, on: connection)
+        // Everything the new champion will serve is read back and checked before the change commits.
+        let version = try connection.withTransaction { _ in
+            let version = try body(registry)
+            guard let model = try registry.record(version: version, on: connection) else { return version }
+            _ = try Checkpoint(decoding: Data(try registry.checkpoint(version: version, on: connection))).makeModel()
+            try FeatureRepository().verify(version: version, rows: model.itemCount + 1, dim: model.dim, on: connection)
+            return version
+        }
         print("model \(version) is the champion; run danser-batch score (or the next nightly) to publish recommendations with it")
     }
 }

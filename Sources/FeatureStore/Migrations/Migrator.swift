@@ -30,9 +30,15 @@ public struct Migrator: Sendable {
         """
 
     /// Applies every pending migration in one transaction; checks the applied ones first.
+    /// With nothing pending it only reads, so a role without DDL rights (the job's) can call it.
     @discardableResult
     public func apply(on connection: Connection) throws -> Outcome {
-        try connection.withTransaction { connection in
+        let alreadyCurrent = try connection.withTransaction { connection -> Int? in
+            guard try pending(on: connection).isEmpty else { return nil }
+            return Int(try connection.query("SELECT count(*) FROM danser.schema_migrations").scalar()?.int64Value ?? 0)
+        }
+        if let alreadyCurrent { return Outcome(applied: [], alreadyApplied: alreadyCurrent) }
+        return try connection.withTransaction { connection in
             try connection.query("SELECT pg_advisory_xact_lock($1)", [.int64(AdvisoryLock.key(for: "danser-batch migrate"))])
             try connection.execute(script: Self.bookkeeping)
             let applied = try appliedChecksums(on: connection)

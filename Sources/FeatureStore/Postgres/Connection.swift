@@ -15,6 +15,8 @@ public final class Connection {
     public init(_ configuration: ConnectionConfiguration, logger: Logger = Logger(label: "danser.db")) throws {
         self.configuration = configuration
         self.logger = logger
+        // A string that does not parse is a configuration error, never retried, never echoed.
+        try configuration.validate()
         let overrides = configuration.overrides.sorted { $0.key < $1.key }
         let keywords = ["dbname", "application_name", "connect_timeout", "client_encoding"] + overrides.map(\.key)
         let values = [

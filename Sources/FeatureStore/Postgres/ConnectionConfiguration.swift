@@ -76,23 +76,109 @@ public struct ConnectionConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// True when the connection string itself carries a password (so it must not be put on
-    /// a command line, where `ps` shows it).
+    /// a command line, where `ps` shows it). A string that does not parse counts when it looks
+    /// like it holds one.
     public var containsPassword: Bool {
-        guard let fields = parsedFields() else { return connectionString.contains("password") }
+        guard let fields = parsedFields() else { return !Self.likelySecrets(in: connectionString).isEmpty }
         return !(fields["password"] ?? "").isEmpty
     }
 
-    /// Passwords this configuration may use, to scrub from any text that leaves the module.
-    var secrets: [String] {
-        var result: [String] = []
-        if let password = parsedFields()?["password"], !password.isEmpty { result.append(password) }
+    /// Checks that the connection string parses, before anything uses it. A string that does
+    /// not parse is a configuration error whose message never shows the string: it may hold a
+    /// password, and libpq's own parse errors quote it whole.
+    public func validate() throws {
+        guard !connectionString.isEmpty else { return }
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(connectionString, &errorMessage) {
+            PQconninfoFree(options)
+            return
+        }
+        var reason = "it is neither a postgresql:// URL nor key=value pairs"
+        if let errorMessage {
+            reason = Self.withoutQuotedText(String(cString: errorMessage)).trimmingTrailingWhitespace().replacingNewlines()
+            PQfreemem(errorMessage)
+        }
+        throw FeatureStoreError(.configuration,
+            "the database connection string does not parse (\(scrub(reason))); it is not shown, as it may hold a password",
+            hint: "check DATABASE_URL or --database-url: postgresql://USER@HOST:PORT/DBNAME (IPv6 hosts in [brackets]) "
+                + "or 'host=... dbname=...'; keep the password in PGPASSWORD or ~/.pgpass")
+    }
+
+    /// libpq quotes the offending string (or a piece of it) in double quotes: drop those parts.
+    static func withoutQuotedText(_ message: String) -> String {
+        var result = ""
+        var inQuote = false
+        for character in message {
+            if character == "\"" {
+                if !inQuote { result += "\"…\"" }
+                inQuote.toggle()
+            } else if !inQuote {
+                result.append(character)
+            }
+        }
         return result
     }
 
+    /// Passwords this configuration may use, to scrub from any text that leaves the module:
+    /// the parsed one, what looks like one in a string that does not parse, and PGPASSWORD.
+    var secrets: [String] {
+        var result: [String] = []
+        if let password = parsedFields()?["password"], !password.isEmpty { result.append(password) }
+        result += Self.likelySecrets(in: connectionString)
+        if let password = overrides["password"], !password.isEmpty { result.append(password) }
+        if let variable = getenv("PGPASSWORD"), variable.pointee != 0 { result.append(String(cString: variable)) }
+        return result.sorted { $0.count > $1.count }
+    }
+
+    /// What looks like a password in a connection string, parsed or not: the part after
+    /// `user:` in a URL's authority, `password=` in a URL query, or a `password=` pair.
+    static func likelySecrets(in text: String) -> [String] {
+        var found: [String] = []
+        if let scheme = text.range(of: "://") {
+            let rest = text[scheme.upperBound...]
+            // The authority ends at the last '@' before the path (passwords may hold '/' or '@').
+            if let at = rest.lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
+                let password = rest[rest.index(after: colon)..<at]
+                if !password.isEmpty { found.append(String(password)) }
+                if let decoded = String(password).removingPercentEncoding, decoded != String(password), !decoded.isEmpty {
+                    found.append(decoded)
+                }
+            }
+        }
+        var search = text[...]
+        while let key = search.range(of: "password", options: .caseInsensitive) {
+            var index = key.upperBound
+            while index < search.endIndex && search[index] == " " { index = search.index(after: index) }
+            guard index < search.endIndex && search[index] == "=" else { search = search[key.upperBound...]; continue }
+            index = search.index(after: index)
+            while index < search.endIndex && search[index] == " " { index = search.index(after: index) }
+            var value = ""
+            if index < search.endIndex && search[index] == "'" {
+                index = search.index(after: index)
+                while index < search.endIndex && search[index] != "'" {
+                    if search[index] == "\\", search.index(after: index) < search.endIndex { index = search.index(after: index) }
+                    value.append(search[index])
+                    index = search.index(after: index)
+                }
+            } else {
+                while index < search.endIndex && !" &'".contains(search[index]) {
+                    value.append(search[index])
+                    index = search.index(after: index)
+                }
+            }
+            if !value.isEmpty {
+                found.append(value)
+                if let decoded = value.removingPercentEncoding, decoded != value, !decoded.isEmpty { found.append(decoded) }
+            }
+            search = search[min(index, search.endIndex)...]
+        }
+        return found
+    }
+
     /// Removes every known password from a message (libpq should never echo one; belt and braces).
-    func scrub(_ text: String) -> String {
+    public func scrub(_ text: String) -> String {
         var text = text
-        for secret in secrets where secret.count >= 1 {
+        for secret in secrets where !secret.isEmpty {
             text = text.replacingOccurrences(of: secret, with: "***")
         }
         return text

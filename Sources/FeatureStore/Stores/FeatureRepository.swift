@@ -66,17 +66,36 @@ public struct FeatureRepository: Sendable {
         return try EmbeddingChunks.decode(chunks, rows: rows, dim: dim, name: "model \(version)")
     }
 
+    /// SHA-256 (hex) of the statistics' numbers in a fixed little-endian layout: totals, item
+    /// count, prior mean and SD, then each item's click count and log prior. The learned scalars
+    /// are left out (jsonb re-renders them; they are also in the checkpoint, which has its own).
+    public static func checksum(of statistics: NormalizationStatisticsRecord) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32 + statistics.clickCounts.count * 12)
+        func add<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        add(statistics.totalClicks)
+        add(Int64(statistics.clickCounts.count - 1))
+        add(statistics.sessionPriorMean.bitPattern)
+        add(statistics.sessionPriorSD.bitPattern)
+        for item in statistics.clickCounts.indices.dropFirst() {
+            add(statistics.clickCounts[item])
+            add(statistics.logPriors[item].bitPattern)
+        }
+        return SHA256.hex(SHA256.hash(bytes))
+    }
+
     public func saveStatistics(_ statistics: NormalizationStatisticsRecord, version: Int64, on connection: Connection) throws {
         try connection.query("DELETE FROM danser.item_statistics WHERE model_version = $1", [.int64(version)])
         try connection.query("""
-            INSERT INTO danser.normalization_stats (model_version, total_clicks, item_count, session_prior_mean, session_prior_sd, learned_scalars)
-            VALUES ($1, $2, $3, $4, $5, $6)
+            INSERT INTO danser.normalization_stats (model_version, total_clicks, item_count, session_prior_mean, session_prior_sd, learned_scalars, checksum)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (model_version) DO UPDATE SET total_clicks = EXCLUDED.total_clicks, item_count = EXCLUDED.item_count,
                 session_prior_mean = EXCLUDED.session_prior_mean, session_prior_sd = EXCLUDED.session_prior_sd,
-                learned_scalars = EXCLUDED.learned_scalars
+                learned_scalars = EXCLUDED.learned_scalars, checksum = EXCLUDED.checksum
             """,
             [.int64(version), .int64(statistics.totalClicks), .int32(Int32(statistics.clickCounts.count - 1)),
-             .float8(statistics.sessionPriorMean), .float8(statistics.sessionPriorSD), .jsonb(statistics.learnedScalarsJSON)])
+             .float8(statistics.sessionPriorMean), .float8(statistics.sessionPriorSD), .jsonb(statistics.learnedScalarsJSON),
+             .text(Self.checksum(of: statistics))])
         try connection.copyIn("COPY danser.item_statistics (model_version, item_index, click_count, log_prior) FROM STDIN (FORMAT binary)") { writer in
             for item in statistics.clickCounts.indices.dropFirst() {
                 try writer.beginRow(fieldCount: 4)
@@ -88,9 +107,11 @@ public struct FeatureRepository: Sendable {
         }
     }
 
+    /// Reads `version`'s statistics back and checks them against their stored checksum; a
+    /// mismatch is a `corruptBlob` error. (Rows stored before migration 0008 have none.)
     public func loadStatistics(version: Int64, on connection: Connection) throws -> NormalizationStatisticsRecord? {
         let global = try connection.query(
-            "SELECT total_clicks, item_count, session_prior_mean, session_prior_sd, learned_scalars FROM danser.normalization_stats WHERE model_version = $1",
+            "SELECT total_clicks, item_count, session_prior_mean, session_prior_sd, learned_scalars, checksum FROM danser.normalization_stats WHERE model_version = $1",
             [.int64(version)])
         guard global.rowCount == 1 else { return nil }
         let itemCount = Int(try global.value(0, 1).int64Value ?? 0)
@@ -103,9 +124,21 @@ public struct FeatureRepository: Sendable {
             counts[index] = row.int64(1) ?? 0
             priors[index] = row.double(2).map(Float.init) ?? 0
         }
-        return NormalizationStatisticsRecord(
+        let record = NormalizationStatisticsRecord(
             clickCounts: counts, logPriors: priors, totalClicks: try global.value(0, 0).int64Value ?? 0,
             sessionPriorMean: try global.value(0, 2).doubleValue ?? 0, sessionPriorSD: try global.value(0, 3).doubleValue ?? 1,
             learnedScalarsJSON: try global.value(0, 4).stringValue ?? "{}")
+        if let stored = try global.value(0, 5).stringValue, stored != Self.checksum(of: record) {
+            throw FeatureStoreError(.corruptBlob, "the normalization statistics of model \(version) are corrupt: checksum mismatch",
+                hint: "republish the model's features or roll back to another model version")
+        }
+        return record
+    }
+
+    /// Reads back everything of `version` that scoring and BI use (embeddings, statistics) and
+    /// checks every checksum; throws `corruptBlob` naming the first bad part.
+    public func verify(version: Int64, rows: Int, dim: Int, on connection: Connection) throws {
+        _ = try loadEmbeddings(version: version, rows: rows, dim: dim, on: connection)
+        _ = try loadStatistics(version: version, on: connection)
     }
 }

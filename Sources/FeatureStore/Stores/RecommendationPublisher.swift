@@ -43,7 +43,7 @@ public struct RecommendationPublisher: Sendable {
         day: Int32, shard: Int, of shards: Int, runID: Int64, modelVersion: Int64, sessions: Int, rows: Int, on connection: Connection
     ) throws -> Int {
         let remaining = try connection.query(
-            "SELECT danser.complete_recommendations_shard($1, $2, $3, $4, $5, $6, $7)",
+            "SELECT danser.complete_recommendations_shard_day($1, $2, $3, $4, $5, $6, $7)",
             [.date(day), .int32(Int32(shard)), .int32(Int32(shards)), .int64(runID), .int64(modelVersion), .int64(Int64(sessions)), .int64(Int64(rows))]
         ).scalar()?.int64Value
         return Int(remaining ?? -1)
@@ -78,10 +78,11 @@ public struct RecommendationPublisher: Sendable {
         return Int(try connection.query("SELECT count(*) FROM \(table)").scalar()?.int64Value ?? 0)
     }
 
-    /// Makes the staged rows the day's published result. Call inside a transaction.
+    /// Makes the staged rows the day's published result and seals the day's partition (read-only
+    /// for the job role). Call inside a transaction.
     public func publish(day: Int32, runID: Int64, modelVersion: Int64, sessions: Int, on connection: Connection) throws {
         try connection.query(
-            "SELECT danser.publish_recommendations($1, $2, $3, $4)",
+            "SELECT danser.publish_recommendations_day($1, $2, $3, $4)",
             [.date(day), .int64(runID), .int64(modelVersion), .int64(Int64(sessions))])
     }
 
@@ -127,7 +128,7 @@ public struct RecommendationPublisher: Sendable {
     /// Call inside a transaction, after the audit's checks.
     public func publish(day: Int32, runID: Int64, modelVersion: Int64, sessions: Int, auditJSON: String, on connection: Connection) throws {
         try connection.query(
-            "SELECT danser.publish_audited_recommendations($1, $2, $3, $4, $5)",
+            "SELECT danser.publish_audited_recommendations_day($1, $2, $3, $4, $5)",
             [.date(day), .int64(runID), .int64(modelVersion), .int64(Int64(sessions)), .jsonb(auditJSON)])
     }
 

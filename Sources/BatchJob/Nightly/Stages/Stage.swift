@@ -75,8 +75,10 @@ final class RunContext {
         try ledger.recordStageResults(runID: runID, resultsJSON: JSON.encode(results), on: connection)
     }
 
+    /// The model of `record`, from its checkpoint, after checking every stored blob it serves with.
     func loadModel(_ record: ModelRecord) throws -> Model {
-        try Checkpoint(decoding: Data(try registry.checkpoint(version: record.version, on: connection))).makeModel()
+        try FeatureRepository().verify(version: record.version, rows: record.itemCount + 1, dim: record.dim, on: connection)
+        return try Checkpoint(decoding: Data(try registry.checkpoint(version: record.version, on: connection))).makeModel()
     }
 }
 

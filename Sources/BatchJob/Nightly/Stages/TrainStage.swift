@@ -42,9 +42,15 @@ struct TrainStage: Stage {
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
         }
+        if settings.discardCheckpoint {
+            try context.checkpoints.delete(asOfDay: asOfDay, fingerprint: fingerprint, on: context.connection)
+            context.summary.notes.append("Discarded the saved training checkpoint (--discard-checkpoint); trained from the start.")
+        }
         if let saved = try context.checkpoints.load(asOfDay: asOfDay, fingerprint: fingerprint, on: context.connection) {
-            trainer = try Checkpoint(decoding: Data(saved.checkpoint)).makeTrainer(
-                expecting: trainer.model.configuration, itemCount: data.split.itemCount, threads: settings.threads)
+            trainer = try TrainingCheckpointStore.resume(settings.asOf.description) {
+                try Checkpoint(decoding: Data(saved.checkpoint)).makeTrainer(
+                    expecting: trainer.model.configuration, itemCount: data.split.itemCount, threads: settings.threads)
+            }
             context.logger.notice("resuming training from the checkpoint of a previous attempt", metadata: ["epoch": "\(saved.epoch)"])
             context.summary.notes.append("Resumed training after epoch \(saved.epoch) of an interrupted attempt.")
         }
