@@ -348,7 +348,9 @@ final class NightlyJob {
                     audit.record(session: sessionID, rows: chosen.enumerated().map { (rank: $0.offset + 1, item: $0.element.item, score: $0.element.score) })
                     observer.observe(chosen, fallback: list.isEmpty)
                     for (rank, recommendation) in chosen.enumerated() {
-                        rows.append(RecommendationRow(sessionID: sessionID, rank: Int16(rank + 1), itemID: vocabulary[Int(recommendation.item) - 1], score: recommendation.score))
+                        rows.append(RecommendationRow(
+                            sessionID: sessionID, rank: Int16(rank + 1), itemID: vocabulary[Int(recommendation.item) - 1],
+                            score: recommendation.score, isFallback: list.isEmpty))
                     }
                 }
                 try write(rows)
@@ -430,7 +432,11 @@ final class NightlyJob {
             "configuration_name": settings.configurationName,
             "configuration": JSON.decodeObject(JSON.encode(trained.trainer.model.configuration)),
             "epochs": trained.epochs, "seed": Int(truncatingIfNeeded: settings.seed), "evaluation_days": settings.evaluationDays,
-            "min_item_clicks": settings.minItemClicks,
+            "min_item_clicks": settings.minItemClicks, "finetune_window_days": settings.finetuneWindowDays,
+            "source": [
+                "table": settings.source.table, "session_column": settings.source.sessionColumn,
+                "item_column": settings.source.itemColumn, "time_column": settings.source.timeColumn,
+            ],
         ]
     }
 
