@@ -23,11 +23,12 @@ import Testing
         try Harness.run(["nightly", "--as-of", asOf] + common + extra, database: database, environment: environment)
     }
 
-    /// What BI sees: every current row, in a stable order (run ids left out: a rerun has its own).
+    /// What BI sees: every current row, in a stable order (run ids left out: a rerun has its own),
+    /// with a fallback row's click count in place of its (NULL) score.
     static func published(_ database: ConnectionConfiguration) throws -> [String] {
         let connection = try Connection(database)
         let result = try connection.query(
-            "SELECT as_of::text, session_id, rank, item_id, score::text FROM bi.recommendations_current ORDER BY session_id, rank")
+            "SELECT as_of::text, session_id, rank, item_id, coalesce(score, fallback_clicks)::text FROM bi.recommendations_current ORDER BY session_id, rank")
         return try result.rows().map { row in row.map { $0.stringValue ?? $0.int64Value.map(String.init) ?? "?" }.joined(separator: "|") }
     }
 
