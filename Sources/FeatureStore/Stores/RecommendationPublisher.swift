@@ -108,7 +108,7 @@ public struct RecommendationPublisher: Sendable {
     /// Totals of the staged shards of a day: (sessions, rows, fallback sessions, model versions).
     public func shardTotals(day: Int32, shards: Int, on connection: Connection) throws -> (sessions: Int, rows: Int, fallbackSessions: Int, models: [Int64]) {
         let result = try connection.query("""
-            SELECT coalesce(sum(sessions), 0), coalesce(sum(row_count), 0), coalesce(sum(fallback_sessions), 0),
+            SELECT coalesce(sum(sessions), 0)::bigint, coalesce(sum(row_count), 0)::bigint, coalesce(sum(fallback_sessions), 0)::bigint,
                    coalesce(array_to_string(array_agg(DISTINCT model_version), ','), '')
             FROM danser.score_shards WHERE as_of = $1 AND shard_count = $2
             """, [.date(day), .int32(Int32(shards))])
