@@ -27,8 +27,11 @@ struct ExperimentCommand: ParsableCommand {
             + "idempotent, pass 1 for them to get the canonical split."))
     var minItemClicks = 5
 
-    @Option(help: "Model configuration preset: srgnn or danser.")
+    @Option(help: "Model configuration preset: srgnn or danser; or a contender tuned on validation: vsknn, stan, sr or slist.")
     var config = "srgnn"
+
+    @OptionGroup(title: "Contenders (--config vsknn|stan|sr|slist)")
+    var contender: ContenderOptions
 
     @Option(
         name: .customLong("ablate"),
@@ -70,8 +73,8 @@ struct ExperimentCommand: ParsableCommand {
         guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be between 1 and 1000 (got \(epochs)).") }
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads)).") }
         guard minItemClicks >= 1 else { throw ValidationError("--min-item-clicks must be at least 1 (got \(minItemClicks)).") }
-        guard ModelConfiguration.preset(named: config) != nil else {
-            throw ValidationError("--config must be srgnn or danser (got '\(config)').")
+        guard ModelConfiguration.preset(named: config) != nil || ContenderKind(rawValue: config) != nil else {
+            throw ValidationError("--config must be srgnn, danser, vsknn, stan, sr or slist (got '\(config)').")
         }
         guard GenerateCommand.parseDay(testFrom) != nil else {
             throw ValidationError("--test-from must be an ISO 8601 date or time, e.g. 2016-05-25 (got '\(testFrom)').")
@@ -85,6 +88,7 @@ struct ExperimentCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let kind = ContenderKind(rawValue: config) { return try runContender(kind) }
         var configuration = ModelConfiguration.preset(named: config)!
         for name in ablations { configuration = Ablation(rawValue: name)!.applied(to: configuration) }
         if let batchSize { configuration.batchSize = batchSize }
@@ -170,7 +174,7 @@ struct ExperimentCommand: ParsableCommand {
     }
 
     /// Reads and splits the click file; bad rows are reported and counted, never silently dropped.
-    private func readSplit(maxSessionLength: Int) throws -> (SessionSplit<String>, Int) {
+    func readSplit(maxSessionLength: Int) throws -> (SessionSplit<String>, Int) {
         let reader = try LineReader(path: clicks)
         var records: [Click<String, String>] = []
         var badRows = 0
