@@ -10,7 +10,7 @@ struct DanserBatch: AsyncParsableCommand {
         subcommands: [
             NightlyCommand.self, ScoreCommand.self, BackfillCommand.self, ModelsCommand.self, StatusCommand.self, DemoCommand.self, GenerateCommand.self, MigrateCommand.self, DbCommand.self, ImportCommand.self,
             ExperimentCommand.self, BenchCommand.self, ServingBenchCommand.self,
-            PruneCommand.self,
+            PruneCommand.self, FeaturesCommand.self,
         ]
     )
 }

@@ -23,11 +23,12 @@ import Testing
         try Harness.run(["nightly", "--as-of", asOf] + common + extra, database: database, environment: environment)
     }
 
-    /// What BI sees: every current row, in a stable order (run ids left out: a rerun has its own).
+    /// What BI sees: every current row, in a stable order (run ids left out: a rerun has its own),
+    /// with a fallback row's click count in place of its (NULL) score.
     static func published(_ database: ConnectionConfiguration) throws -> [String] {
         let connection = try Connection(database)
         let result = try connection.query(
-            "SELECT as_of::text, session_id, rank, item_id, score::text FROM bi.recommendations_current ORDER BY session_id, rank")
+            "SELECT as_of::text, session_id, rank, item_id, coalesce(score, fallback_clicks)::text FROM bi.recommendations_current ORDER BY session_id, rank")
         return try result.rows().map { row in row.map { $0.stringValue ?? $0.int64Value.map(String.init) ?? "?" }.joined(separator: "|") }
     }
 
@@ -64,6 +65,29 @@ import Testing
         #expect(top.rowCount == 20)
         let provenance = try connection.query("SELECT DISTINCT model_version, as_of::text, published_at IS NOT NULL FROM bi.recommendations_current").rows()
         #expect(provenance.count == 1 && provenance[0][1].stringValue == "2014-04-08")
+
+        // bi.days counts the day as published; the fallback rows the job wrote are marked, with
+        // their click counts out of score; every model shows its run, window and source.
+        let day = try connection.query("SELECT sessions, recommendation_rows, fallback_sessions FROM bi.days WHERE as_of = '2014-04-08'").rows()
+        let counted = try connection.query("""
+            SELECT count(DISTINCT session_id), count(*), count(DISTINCT session_id) FILTER (WHERE is_fallback) FROM bi.recommendations_current
+            """).rows()
+        #expect(day == counted && day.count == 1)
+        let ledgerFallback = try connection.query(
+            "SELECT (row_counts ->> 'fallback_sessions')::bigint FROM danser.runs WHERE command = 'nightly' AND as_of = '2014-04-08' AND status = 'succeeded'"
+        ).scalar()
+        #expect(day.first?[2] == ledgerFallback)
+        let fallbackWithScore = try connection.query(
+            "SELECT count(*) FROM bi.recommendations_current WHERE is_fallback AND (score IS NOT NULL OR fallback_clicks IS NULL)").scalar()
+        #expect(fallbackWithScore == .int64(0))
+        let lineage = try connection.query("""
+            SELECT mode, run_id IS NOT NULL, training_from IS NOT NULL, training_until = evaluation_from, source_table, epochs, hyperparameters ? 'configuration_name'
+            FROM bi.models ORDER BY model_version
+            """).rows()
+        #expect(lineage == [
+            [.text("retrain"), .bool(true), .bool(false), .bool(true), .text("danser.click_log"), .int32(1), .bool(true)],
+            [.text("fine-tune"), .bool(true), .bool(true), .bool(true), .text("danser.click_log"), .int32(1), .bool(true)],
+        ])
 
         // A rerun of a finished date is a no-op: same rows, same publication.
         let before = try Self.published(database)

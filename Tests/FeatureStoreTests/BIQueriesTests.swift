@@ -3,8 +3,8 @@ import Testing
 
 @testable import FeatureStore
 
-/// The example queries of docs/BI.md, read out of the document and run as an analyst (a login
-/// in role danser_bi) against two small published days, so the document cannot drift from what
+/// Every SQL block of docs/BI.md, read out of the document and run as an analyst (a login in
+/// role danser_bi) against two small published days, so the document cannot drift from what
 /// works. Roles are cluster-wide, so the suite runs its tests one at a time.
 @Suite(.serialized) struct BIQueriesTests {
     static let firstDay: Int32 = 20_784  // 2026-11-27, as in the document's example 5
@@ -21,24 +21,42 @@ import Testing
     }
 
     static let sessions = (1000..<1060).map { $0 }
+    /// Sessions the second day gives the popularity fallback (the model knew none of their items).
+    static let fallbackSessions = Set(1055..<1060)
+
+    /// Clicks of `item-k` in the fixture's statistics: the popularity order is item-0, item-1, ...
+    static func clicks(ofItem k: Int) -> Int64 { Int64(1_000 - 10 * k) }
+
+    /// A session's published rows on a day: model rows (score 1 / rank) or, for a fallback
+    /// session on the second day, the most clicked items with their clicks as score.
+    static func rows(session: Int, day: Int32) -> [RecommendationRow] {
+        (1...k).map { rank in
+            if day == secondDay && fallbackSessions.contains(session) {
+                return RecommendationRow(
+                    sessionID: String(session), rank: Int16(rank), itemID: "item-\(rank - 1)",
+                    score: Float(clicks(ofItem: rank - 1)), isFallback: true)
+            }
+            return RecommendationRow(sessionID: String(session), rank: Int16(rank), itemID: item(session: session, rank: rank, day: day), score: 1 / Float(rank))
+        }
+    }
 
     @Test func exampleQueriesWorkUnderTheBIRole() throws {
         let fixture = try Fixture.make()
         let queries = try Self.exampleQueries()
-        #expect(queries.count == 5)
-        guard queries.count == 5 else { return }
+        #expect(queries.count == 10)
+        guard queries.count == 10 else { return }
         let bi = fixture.analyst
 
         // 1. Top 20 for session 1042 from the current (second) day.
         let top = try bi.query(queries[0])
-        #expect(Self.names(top) == ["rank", "item_id", "score", "as_of", "published_at"])
+        #expect(Self.names(top) == ["rank", "item_id", "score", "is_fallback", "as_of", "published_at"])
         let topRows = try top.rows()
         #expect(topRows.count == 20)
         #expect(topRows.map { $0[0].int64Value } == (1...20).map { Int64($0) })
         #expect(topRows.map { $0[1].stringValue } == (1...20).map { Self.item(session: 1042, rank: $0, day: Self.secondDay) })
-        #expect(topRows.allSatisfy { $0[3] == .date(Self.secondDay) && $0[4].timestampMicros != nil })
+        #expect(topRows.allSatisfy { $0[3] == .bool(false) && $0[4] == .date(Self.secondDay) && $0[5].timestampMicros != nil })
 
-        // 2. The model of the current result: the fine-tuned champion and its metrics.
+        // 2. The model of the current result: the fine-tuned champion, its lineage and metrics.
         let model = try bi.query(queries[1])
         #expect(model.rowCount == 1)
         let row = try model.rows().first ?? []
@@ -48,15 +66,18 @@ import Testing
         #expect(row[column["recommendation_rows"]!] == .int64(Int64(Self.sessions.count * Self.k)))
         #expect(row[column["status"]!] == .text("champion"))
         #expect(row[column["mode"]!] == .text("fine-tune"))
+        #expect(row[column["configuration"]!] == .text("danser"))
         #expect(row[column["parent_version"]!] == .int64(fixture.firstModel))
         #expect(Self.close(row[column["p_at_20"]!], 51.25))
         #expect(Self.close(row[column["mrr_at_20"]!], 18.5))
+        #expect(row[column["evaluation_from"]!] == .timestamptz(Int64(Self.secondDay - 1) * 86_400_000_000))
+        #expect(row[column["evaluation_until"]!] == .timestamptz(Int64(Self.secondDay) * 86_400_000_000))
         #expect(row[column["published_at"]!].timestampMicros != nil)
 
-        // 3. Most recommended items and coverage, against counts made here from the same pattern.
+        // 3. Most recommended items and coverage, against counts made here from the same rows.
         var counts: [String: Int] = [:]
         for session in Self.sessions {
-            for rank in 1...Self.k { counts[Self.item(session: session, rank: rank, day: Self.secondDay), default: 0] += 1 }
+            for row in Self.rows(session: session, day: Self.secondDay) { counts[row.itemID, default: 0] += 1 }
         }
         let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         let coverage = try bi.query(queries[2])
@@ -71,7 +92,8 @@ import Testing
         let expectedShare = (10000.0 * Double(ranked[0].value) / Double(Self.sessions.count * Self.k)).rounded() / 100
         #expect(Self.close(coverageRows.first?[coverageColumn["share_pct"]!] ?? .null, expectedShare))
 
-        // 4. The last runs, newest first: the failed one, then the two nights with their P@20.
+        // 4. The last nightly runs, newest first (the import run left out): the failed one, then
+        // the two nights with their P@20.
         let runs = try bi.query(queries[3])
         let runColumn = Self.columns(runs)
         let runRows = try runs.rows()
@@ -101,6 +123,72 @@ import Testing
         }
         #expect(try change.rows() == expected)
         #expect(expected.contains { $0[3] == .text("dropped") } && expected.contains { $0[3] == .text("moved") })
+
+        // 6. The published days, newest first, with the fallback share of each.
+        let days = try bi.query(queries[5])
+        let dayColumn = Self.columns(days)
+        let dayRows = try days.rows()
+        #expect(dayRows.map { $0[dayColumn["as_of"]!] } == [.date(Self.secondDay), .date(Self.firstDay)])
+        #expect(dayRows.map { $0[dayColumn["sessions"]!] } == [.int64(60), .int64(60)])
+        #expect(dayRows.map { $0[dayColumn["recommendation_rows"]!] } == [.int64(1_200), .int64(1_200)])
+        #expect(dayRows.map { $0[dayColumn["fallback_sessions"]!] } == [.int64(5), .int64(0)])
+        #expect(Self.close(dayRows[0][dayColumn["fallback_pct"]!], 8.3) && Self.close(dayRows[1][dayColumn["fallback_pct"]!], 0))
+        #expect(dayRows.map { $0[dayColumn["model_version"]!] } == [.int64(fixture.secondModel), .int64(fixture.firstModel)])
+        #expect(dayRows.map { $0[dayColumn["is_current"]!] } == [.bool(true), .bool(false)])
+        #expect(dayRows.map { $0[dayColumn["run_command"]!] } == [.text("nightly"), .text("nightly")])
+
+        // 7. Scores by rank: averages of model rows only; the fallback rows apart.
+        let byRank = try bi.query(queries[6])
+        let rankColumn = Self.columns(byRank)
+        let rankRows = try byRank.rows()
+        #expect(rankRows.count == Self.k)
+        for (index, row) in rankRows.enumerated() {
+            let rank = index + 1
+            #expect(row[rankColumn["model_rows"]!] == .int64(55))
+            #expect(Self.close(row[rankColumn["avg_model_score"]!], (1000 / Double(rank)).rounded() / 1000))
+            #expect(Self.close(row[rankColumn["median_model_score"]!], (1000 / Double(rank)).rounded() / 1000))
+            #expect(row[rankColumn["fallback_rows"]!] == .int64(5))
+            #expect(Self.close(row[rankColumn["avg_fallback_clicks"]!], Double(Self.clicks(ofItem: rank - 1))))
+        }
+
+        // 8. Every contender of each night, with the gap to that night's candidate.
+        let evaluations = try bi.query(queries[7])
+        let evaluationColumn = Self.columns(evaluations)
+        let evaluationRows = try evaluations.rows()
+        let contenders = evaluationRows.map { "\($0[evaluationColumn["model_version"]!].int64Value ?? 0) \($0[evaluationColumn["contender"]!].stringValue ?? "")" }
+        #expect(contenders == [
+            "\(fixture.secondModel) session_kNN", "\(fixture.secondModel) candidate", "\(fixture.secondModel) champion",
+            "\(fixture.secondModel) popularity", "\(fixture.firstModel) candidate", "\(fixture.firstModel) popularity",
+        ])
+        #expect(Self.close(evaluationRows[0][evaluationColumn["p_at_20_minus_candidate"]!], 1.75))
+        #expect(Self.close(evaluationRows[3][evaluationColumn["p_at_20_minus_candidate"]!], -31.25))
+        #expect(evaluationRows[0][evaluationColumn["evaluation_prefixes"]!] == .int64(4_321))
+
+        // 9. Lineage of both models.
+        let lineage = try bi.query(queries[8])
+        let lineageColumn = Self.columns(lineage)
+        let lineageRows = try lineage.rows()
+        #expect(lineageRows.count == 2)
+        let fineTune = lineageRows[0]
+        #expect(fineTune[lineageColumn["run_id"]!] == .int64(fixture.secondRun))
+        #expect(fineTune[lineageColumn["training_from"]!] == .timestamptz(Int64(Self.secondDay - 8) * 86_400_000_000))
+        #expect(fineTune[lineageColumn["training_until"]!] == .timestamptz(Int64(Self.secondDay - 1) * 86_400_000_000))
+        #expect(fineTune[lineageColumn["source_table"]!] == .text("danser.click_log"))
+        #expect(fineTune[lineageColumn["epochs"]!] == .int32(2))
+        #expect(Self.close(fineTune[lineageColumn["learning_rate"]!], 0.0001))
+        #expect(fineTune[lineageColumn["gate_reason"]!] == .text("better than the champion"))
+        #expect(lineageRows[1][lineageColumn["training_from"]!] == .null)
+        #expect(lineageRows[1][lineageColumn["configuration"]!] == .text("srgnn"))
+
+        // 10. Normalization of the current model and its most clicked items.
+        let statistics = try bi.query(queries[9])
+        let statisticsColumn = Self.columns(statistics)
+        let statisticsRows = try statistics.rows()
+        #expect(statisticsRows.map { $0[statisticsColumn["item_id"]!] } == (0..<10).map { .text("item-\($0)") })
+        #expect(statisticsRows.map { $0[statisticsColumn["click_count"]!] } == (0..<10).map { .int64(Self.clicks(ofItem: $0)) })
+        #expect(statisticsRows.allSatisfy { $0[statisticsColumn["model_version"]!] == .int64(fixture.secondModel) })
+        #expect(Self.close(statisticsRows[0][statisticsColumn["b1"]!], -0.5))
+        #expect(statisticsRows[0][statisticsColumn["total_clicks"]!] == .int64(Fixture.totalClicks))
     }
 
     @Test func biRoleNeverWritesAndSeesLaterPartitions() throws {
@@ -144,7 +232,7 @@ import Testing
 
     // MARK: - The document
 
-    /// The SQL blocks of docs/BI.md that start with `-- Example N`, in order.
+    /// Every SQL block of docs/BI.md, in order; each must start with `-- Example N`, numbered from 1.
     static func exampleQueries() throws -> [String] {
         let path = URL(fileURLWithPath: ProjectFiles.sqlDirectory).deletingLastPathComponent().appendingPathComponent("docs/BI.md").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -154,7 +242,9 @@ import Testing
             if current == nil, line == "```sql" {
                 current = []
             } else if current != nil, line == "```" {
-                if let first = current?.first, first.hasPrefix("-- Example ") { blocks.append(current!.joined(separator: "\n")) }
+                let block = current!.joined(separator: "\n")
+                #expect(block.hasPrefix("-- Example \(blocks.count + 1):"), "SQL block \(blocks.count + 1) of docs/BI.md is not numbered: \(block.prefix(60))")
+                blocks.append(block)
                 current = nil
             } else {
                 current?.append(line)
@@ -195,6 +285,19 @@ import Testing
         let analyst: Connection
         let firstModel: Int64
         let secondModel: Int64
+        var secondRun: Int64 = 0
+
+        /// Training clicks of the second model's statistics.
+        static let totalClicks = (0..<BIQueriesTests.catalogue).reduce(Int64(0)) { $0 + BIQueriesTests.clicks(ofItem: $1) }
+
+        /// What the nightly job records about a training (NightlyJob's hyperparameters).
+        static func hyperparameters(configuration: String, epochs: Int, learningRate: Double) -> String {
+            """
+            {"configuration_name": "\(configuration)", "configuration": {"learningRate": \(learningRate), "batchSize": 100, "propagationSteps": 3},
+             "epochs": \(epochs), "seed": 1, "evaluation_days": 1, "min_item_clicks": 5, "finetune_window_days": 7,
+             "source": {"table": "danser.click_log", "session_column": "session_id", "item_column": "item_id", "time_column": "event_time"}}
+            """
+        }
 
         static func make() throws -> Fixture {
             let database = try ProjectFiles.migratedDatabase()
@@ -205,30 +308,45 @@ import Testing
 
             let ledger = RunLedger()
             let registry = ModelRegistry()
-            func night(day: Int32, parent: Int64?, metrics: String, timings: String) throws -> (run: Int64, model: Int64) {
+            let imported = try ledger.start(command: "import", asOfDay: nil, host: "test", pid: 1, on: owner)
+            try ledger.finish(
+                runID: imported, status: "succeeded", modelVersion: nil, rowCountsJSON: #"{"rows_imported": 2400}"#, timingsJSON: "{}",
+                metricsJSON: "{}", error: nil, reportPath: nil, on: owner)
+            let catalogue = (0..<BIQueriesTests.catalogue).map { "item-\($0)" }
+            try ItemVocabularyStore().append(catalogue, after: 0, firstSeen: catalogue.map { _ in 0 }, on: owner)
+            func night(day: Int32, parent: Int64?, hyperparameters: String, metrics: String, timings: String) throws -> (run: Int64, model: Int64) {
                 let run = try ledger.start(command: "nightly", asOfDay: day, host: "test", pid: 1, on: owner)
                 let model = try registry.insert(
                     parentVersion: parent, mode: parent == nil ? "retrain" : "fine-tune", asOfDay: day,
                     trainedThroughMicros: Int64(day) * 86_400_000_000 - 1, itemCount: BIQueriesTests.catalogue, dim: 64,
-                    hyperparametersJSON: "{}", metricsJSON: metrics, fingerprint: "f\(day)", checkpoint: [1], runID: run, on: owner)
+                    hyperparametersJSON: hyperparameters, metricsJSON: metrics, fingerprint: "f\(day)", checkpoint: [1], runID: run, on: owner)
                 try registry.promote(version: model, reason: "better than the champion", on: owner)
                 try ledger.finish(
                     runID: run, status: "succeeded", modelVersion: model,
-                    rowCountsJSON: "{\"sessions_scored\": \(BIQueriesTests.sessions.count)}", timingsJSON: timings,
+                    rowCountsJSON: "{\"sessions_scored\": \(BIQueriesTests.sessions.count), \"evaluation_prefixes\": 4321}", timingsJSON: timings,
                     metricsJSON: metrics, error: nil, reportPath: nil, on: owner)
                 return (run, model)
             }
+            // The first model predates recorded lineage: its hyperparameters are empty.
             let first = try night(
-                day: BIQueriesTests.firstDay, parent: nil,
-                metrics: #"{"candidate": {"p@20": 49.5, "mrr@20": 17.75, "p@10": 40, "mrr@10": 17}}"#,
+                day: BIQueriesTests.firstDay, parent: nil, hyperparameters: "{}",
+                metrics: #"{"candidate": {"p@20": 49.5, "mrr@20": 17.75, "p@10": 40, "mrr@10": 17}, "popularity": {"p@20": 20, "mrr@20": 5, "p@10": 12, "mrr@10": 4.5}}"#,
                 timings: #"{"ingest": 1.5, "train": 28, "score": 4}"#)
             var fixture = Fixture(owner: owner, analyst: try Connection(database.withUser(analystName)), firstModel: first.model, secondModel: 0)
             try fixture.publish(day: BIQueriesTests.firstDay, model: first.model, run: first.run, sessions: BIQueriesTests.sessions)
             let second = try night(
                 day: BIQueriesTests.secondDay, parent: first.model,
-                metrics: #"{"candidate": {"p@20": 51.25, "mrr@20": 18.5, "p@10": 42, "mrr@10": 18}, "champion": {"p@20": 49.5, "mrr@20": 17.75, "p@10": 40, "mrr@10": 17}}"#,
+                hyperparameters: hyperparameters(configuration: "danser", epochs: 2, learningRate: 0.0001),
+                metrics: #"{"candidate": {"p@20": 51.25, "mrr@20": 18.5, "p@10": 42, "mrr@10": 18}, "champion": {"p@20": 49.5, "mrr@20": 17.75, "p@10": 40, "mrr@10": 17}, "popularity": {"p@20": 20, "mrr@20": 5, "p@10": 12, "mrr@10": 4.5}, "session_kNN": {"p@20": 53, "mrr@20": 19, "p@10": 44, "mrr@10": 18.5}}"#,
                 timings: #"{"ingest": 1.5, "train": 30.5, "score": 4.25}"#)
-            fixture = Fixture(owner: owner, analyst: fixture.analyst, firstModel: first.model, secondModel: second.model)
+            fixture = Fixture(owner: owner, analyst: fixture.analyst, firstModel: first.model, secondModel: second.model, secondRun: second.run)
+            let clicks = [0] + (0..<BIQueriesTests.catalogue).map { BIQueriesTests.clicks(ofItem: $0) }
+            let denominator = Double(totalClicks + Int64(BIQueriesTests.catalogue))
+            try FeatureRepository().saveStatistics(
+                NormalizationStatisticsRecord(
+                    clickCounts: clicks, logPriors: clicks.map { Float(log(Double($0 + 1) / denominator)) }, totalClicks: totalClicks,
+                    sessionPriorMean: -4.5, sessionPriorSD: 0.75, learnedScalarsJSON: #"{"b0": 0.25, "b1": -0.5, "rho": 1.5}"#),
+                version: second.model, on: owner)
             try fixture.publish(day: BIQueriesTests.secondDay, model: second.model, run: second.run, sessions: BIQueriesTests.sessions)
             let failed = try ledger.start(command: "nightly", asOfDay: BIQueriesTests.secondDay + 1, host: "test", pid: 1, on: owner)
             try ledger.finish(
@@ -243,13 +361,7 @@ import Testing
             try owner.withTransaction { connection in
                 let staging = try publisher.createStaging(day: day, on: connection)
                 try publisher.copy(into: staging, day: day, modelVersion: model, runID: run, on: connection) { write in
-                    for session in sessions {
-                        try write((1...BIQueriesTests.k).map { rank in
-                            RecommendationRow(
-                                sessionID: String(session), rank: Int16(rank),
-                                itemID: BIQueriesTests.item(session: session, rank: rank, day: day), score: 1 / Float(rank))
-                        })
-                    }
+                    for session in sessions { try write(BIQueriesTests.rows(session: session, day: day)) }
                 }
                 try publisher.publish(day: day, runID: run, modelVersion: model, sessions: sessions.count, on: connection)
             }

@@ -91,5 +91,13 @@ struct DemoCommand: ParsableCommand {
             ).rows()
             print("  \(session): " + rows.map { "\($0[0].int64Value ?? 0). \($0[1].stringValue ?? "?")" }.joined(separator: "  "))
         }
+        let day = try connection.query("""
+            SELECT as_of::text, sessions, recommendation_rows, fallback_sessions, model_version FROM bi.days WHERE is_current
+            """).rows()
+        if let day = day.first {
+            print("\nthe current day (SELECT ... FROM bi.days WHERE is_current): as_of \(day[0].stringValue ?? "?"), "
+                + "\(day[1].int64Value ?? 0) sessions, \(day[2].int64Value ?? 0) rows, "
+                + "\(day[3].int64Value.map(String.init) ?? "?") sessions given the popularity fallback, model \(day[4].int64Value ?? 0)")
+        }
     }
 }

@@ -49,6 +49,8 @@ struct RecommendationObserver {
             recommended.insert(recommendation.item)
             if Int(recommendation.item) < decileOfItem.count { decileRows[decileOfItem[Int(recommendation.item)]] += 1 }
             rows += 1
+            // Fallback scores are click counts, not model scores: they stay out of the sample.
+            if fallback { continue }
             // Keep every n-th score so the sample stays small but spans the whole night.
             seen += 1
             if sampledScores.count < 5_000 || seen % 50 == 0 {

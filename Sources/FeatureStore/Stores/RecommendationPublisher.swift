@@ -3,13 +3,17 @@ public struct RecommendationRow: Sendable {
     public var sessionID: String
     public var rank: Int16
     public var itemID: String
+    /// Model score; for a popularity-fallback row, the item's click count.
     public var score: Float
+    /// True for a row of the popularity fallback rather than of the model (`is_fallback`).
+    public var isFallback: Bool
 
-    public init(sessionID: String, rank: Int16, itemID: String, score: Float) {
+    public init(sessionID: String, rank: Int16, itemID: String, score: Float, isFallback: Bool = false) {
         self.sessionID = sessionID
         self.rank = rank
         self.itemID = itemID
         self.score = score
+        self.isFallback = isFallback
     }
 }
 
@@ -57,10 +61,10 @@ public struct RecommendationPublisher: Sendable {
         _ produce: (_ write: ([RecommendationRow]) throws -> Void) throws -> Void
     ) throws -> Int {
         let table = try SQLIdentifier.quoted("danser." + staging)
-        return try connection.copyIn("COPY \(table) (as_of, session_id, rank, item_id, score, model_version, run_id) FROM STDIN (FORMAT binary)") { writer in
+        return try connection.copyIn("COPY \(table) (as_of, session_id, rank, item_id, score, model_version, run_id, is_fallback) FROM STDIN (FORMAT binary)") { writer in
             try produce { rows in
                 for row in rows {
-                    try writer.beginRow(fieldCount: 7)
+                    try writer.beginRow(fieldCount: 8)
                     writer.append(.date(day))
                     writer.appendText(row.sessionID)
                     writer.append(.int16(row.rank))
@@ -68,6 +72,7 @@ public struct RecommendationPublisher: Sendable {
                     writer.appendFloat(row.score)
                     writer.appendInt64(modelVersion)
                     writer.appendInt64(runID)
+                    writer.append(.bool(row.isFallback))
                 }
             }
         }

@@ -68,7 +68,11 @@ struct PublishFeaturesStage: Stage {
             "configuration_name": settings.configurationName,
             "configuration": JSON.decodeObject(JSON.encode(trained.trainer.model.configuration)),
             "epochs": trained.epochs, "seed": Int(truncatingIfNeeded: settings.seed), "evaluation_days": settings.evaluationDays,
-            "min_item_clicks": settings.minItemClicks,
+            "min_item_clicks": settings.minItemClicks, "finetune_window_days": settings.finetuneWindowDays,
+            "source": [
+                "table": settings.source.table, "session_column": settings.source.sessionColumn,
+                "item_column": settings.source.itemColumn, "time_column": settings.source.timeColumn,
+            ],
         ]
     }
 }

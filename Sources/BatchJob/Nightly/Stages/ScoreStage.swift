@@ -63,7 +63,9 @@ struct ScoreStage: Stage {
                     audit.record(session: sessionID, rows: chosen.enumerated().map { (rank: $0.offset + 1, item: $0.element.item, score: $0.element.score) })
                     observer.observe(chosen, fallback: list.isEmpty)
                     for (rank, recommendation) in chosen.enumerated() {
-                        rows.append(RecommendationRow(sessionID: sessionID, rank: Int16(rank + 1), itemID: vocabulary[Int(recommendation.item) - 1], score: recommendation.score))
+                        rows.append(RecommendationRow(
+                            sessionID: sessionID, rank: Int16(rank + 1), itemID: vocabulary[Int(recommendation.item) - 1],
+                            score: recommendation.score, isFallback: list.isEmpty))
                     }
                 }
                 try write(rows)
