@@ -167,14 +167,19 @@ final class NightlyJob {
         summary.mode = mode.rawValue
         summary.notes.append("Mode \(mode.rawValue): \(reason).")
         var training = full.training
+        var trainingEndTimes = full.trainingEndTimes
         if mode == .finetune {
             // The recent window only; the vocabulary and the evaluation set stay those of the full split.
             let windowStart = settings.evaluationStartMicros - Int64(settings.finetuneWindowDays) * 86_400_000_000
             let recent = try? makeSplit(ingested.clicks(from: windowStart), vocabulary: full.itemIDs)
-            training = recent?.training.map { $0.filter { Int($0) <= full.itemCount } }.filter { $0.count >= 2 } ?? []
+            let kept = zip(recent?.training ?? [], recent?.trainingEndTimes ?? [])
+                .map { ($0.0.filter { Int($0) <= full.itemCount }, $0.1) }.filter { $0.0.count >= 2 }
+            training = kept.map(\.0)
+            trainingEndTimes = kept.map(\.1)
             if training.isEmpty {
                 (mode, reason) = (.retrain, "no recent sessions to fine-tune on")
                 training = full.training
+                trainingEndTimes = full.trainingEndTimes
                 summary.mode = mode.rawValue
             }
         }
@@ -192,7 +197,9 @@ final class NightlyJob {
         summary.counts["training_sessions"] = training.count
         summary.counts["evaluation_sessions"] = full.test.count
         let trainedThrough = ingested.clickTime.lazy.filter { [start = settings.evaluationStartMicros] in $0 < start }.max() ?? settings.evaluationStartMicros
-        return PreparedData(split: full, training: training, mode: mode, champion: champion, trainedThroughMicros: trainedThrough)
+        return PreparedData(
+            split: full, training: training, trainingEndTimes: trainingEndTimes, mode: mode, champion: champion,
+            trainedThroughMicros: trainedThrough)
     }
 
     /// Stage 3. Nil when a model with the same fingerprint was already published for this date
@@ -216,30 +223,78 @@ final class NightlyJob {
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
         }
+        let warmStart = trainer.model
+        var resumed = false
         if let saved = try checkpoints.load(asOfDay: asOfDay, fingerprint: fingerprint, on: connection) {
             trainer = try Checkpoint(decoding: Data(saved.checkpoint)).makeTrainer(
                 expecting: trainer.model.configuration, itemCount: data.split.itemCount, threads: settings.threads)
+            resumed = true
             logger.notice("resuming training from the checkpoint of a previous attempt", metadata: ["epoch": "\(saved.epoch)"])
             summary.notes.append("Resumed training after epoch \(saved.epoch) of an interrupted attempt.")
         }
-        let examples = PrefixSet(sessions: data.training)
-        let evaluation = PrefixSet(sessions: data.split.test)
+        // The epoch is chosen on the most recent training sessions; the evaluation days stay for the gate.
+        var fit = data.training
+        var held: [Session] = []
+        do {
+            let split = try ValidationSplit(training: data.training, endTimes: data.trainingEndTimes, window: settings.validationWindow)
+            (fit, held) = (split.fit, split.validation)
+        } catch {
+            guard error.code == .datasetTooSmall else { throw error }
+            summary.notes.append("No validation split (\(error.message)): \(epochs) epoch(s) trained on every training session.")
+        }
+        let examples = PrefixSet(sessions: fit)
+        let validation = PrefixSet(sessions: held)
         summary.counts["training_prefixes"] = examples.count
-        summary.counts["evaluation_prefixes"] = evaluation.count
-        while trainer.completedEpochs < epochs {
+        summary.counts["validation_prefixes"] = validation.count
+        summary.counts["evaluation_prefixes"] = PrefixSet(sessions: data.split.test).count
+        summary.notes.append("Model \(Self.configurationName(of: trainer.model.configuration, named: settings.configurationName)): \(trainer.model.configuration.summary).")
+        var selection = EpochSelection(patience: settings.patience)
+        // The best epoch so far is kept as a checkpoint of its own, so a resumed run chooses as an uninterrupted one would.
+        let bestKey = fingerprint + ".best"
+        if validation.count > 0 {
+            if data.mode == .finetune {
+                // The warm start itself competes: a fine-tune that does not help on validation is not kept.
+                selection.record(epoch: 0, validation: Evaluator.evaluate(warmStart, on: validation, threads: settings.threads), model: warmStart)
+            }
+            if resumed, let saved = try checkpoints.load(asOfDay: asOfDay, fingerprint: bestKey, on: connection) {
+                let best = try Checkpoint(decoding: Data(saved.checkpoint)).makeTrainer(
+                    expecting: trainer.model.configuration, itemCount: data.split.itemCount, threads: settings.threads).model
+                selection.record(epoch: saved.epoch, validation: Evaluator.evaluate(best, on: validation, threads: settings.threads), model: best)
+            }
+            if resumed { selection.resume(after: trainer.completedEpochs) }
+        }
+        while trainer.completedEpochs < epochs, !selection.shouldStop {
             let progress = ProgressReporter(label: "epoch \(trainer.completedEpochs + 1)/\(epochs)", total: Int64(examples.count), unit: "prefixes", logger: logger)
             let epoch = try trainer.trainEpoch(on: examples) { report in
                 progress.update(completed: Int64(report.examples))
                 return !ShutdownSignal.isRequested
             }
             progress.finish()
-            let result = Evaluator.evaluate(trainer.model, on: evaluation, threads: settings.threads)
+            guard validation.count > 0 else {
+                summary.epochs.append(RunReport.EpochRow(epoch: epoch.epoch + 1, loss: epoch.meanLoss, precisionAt20: .nan, mrrAt20: .nan))
+                try checkpoints.save(asOfDay: asOfDay, fingerprint: fingerprint, epoch: trainer.completedEpochs, checkpoint: Array(Checkpoint(trainer).encoded()), runID: runID, on: connection)
+                continue
+            }
+            let result = Evaluator.evaluate(trainer.model, on: validation, threads: settings.threads)
+            let best = selection.record(epoch: epoch.epoch + 1, validation: result, model: trainer.model)
             summary.epochs.append(RunReport.EpochRow(epoch: epoch.epoch + 1, loss: epoch.meanLoss, precisionAt20: result.precision(at: 20) * 100, mrrAt20: result.reciprocalRank(at: 20) * 100))
             logger.info("epoch done", metadata: [
                 "epoch": "\(epoch.epoch + 1)", "loss": "\(String(format: "%.4f", epoch.meanLoss))",
-                "p20": "\(String(format: "%.2f", result.precision(at: 20) * 100))", "mrr20": "\(String(format: "%.2f", result.reciprocalRank(at: 20) * 100))",
+                "validation_p20": "\(String(format: "%.2f", result.precision(at: 20) * 100))",
+                "validation_mrr20": "\(String(format: "%.2f", result.reciprocalRank(at: 20) * 100))", "best": "\(best)",
             ])
-            try checkpoints.save(asOfDay: asOfDay, fingerprint: fingerprint, epoch: trainer.completedEpochs, checkpoint: Array(Checkpoint(trainer).encoded()), runID: runID, on: connection)
+            let checkpoint = Array(Checkpoint(trainer).encoded())
+            try connection.withTransaction { connection in
+                try checkpoints.save(asOfDay: asOfDay, fingerprint: fingerprint, epoch: trainer.completedEpochs, checkpoint: checkpoint, runID: runID, on: connection)
+                if best { try checkpoints.save(asOfDay: asOfDay, fingerprint: bestKey, epoch: trainer.completedEpochs, checkpoint: checkpoint, runID: runID, on: connection) }
+            }
+        }
+        if let best = selection.bestModel, let bestEpoch = selection.bestEpoch {
+            let trained = trainer.completedEpochs
+            if bestEpoch != trained { try trainer.rewind(to: best, completedEpochs: bestEpoch) }
+            summary.notes.append(
+                "Epoch \(bestEpoch) of \(trained) kept, chosen on validation (\(settings.validationWindow), \(validation.count) prefixes)"
+                    + (selection.shouldStop ? "; stopped early after \(settings.patience) epoch(s) without progress." : "."))
         }
         return TrainedModel(trainer: trainer, parent: parent, fingerprint: fingerprint, epochs: epochs)
     }
@@ -296,6 +351,7 @@ final class NightlyJob {
                 try registry.reject(version: version, reason: verdict.reason, on: connection)
             }
             try checkpoints.delete(asOfDay: asOfDay, fingerprint: trained.fingerprint, on: connection)
+            try checkpoints.delete(asOfDay: asOfDay, fingerprint: trained.fingerprint + ".best", on: connection)
             return version
         }
         summary.modelVersion = version
@@ -421,6 +477,7 @@ final class NightlyJob {
             settings.asOf.description, data.mode.rawValue, settings.configurationName, JSON.encode(settings.configuration),
             "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.finetuneWindowDays)",
             "\(settings.finetuneRateScale)", "\(data.split.itemCount)", "\(data.training.count)",
+            "\(settings.validationWindow)", "\(settings.patience)",
         ]
         return String(ShardSpec.hash(parts.joined(separator: "|")), radix: 16)
     }
@@ -430,8 +487,13 @@ final class NightlyJob {
             "configuration_name": settings.configurationName,
             "configuration": JSON.decodeObject(JSON.encode(trained.trainer.model.configuration)),
             "epochs": trained.epochs, "seed": Int(truncatingIfNeeded: settings.seed), "evaluation_days": settings.evaluationDays,
-            "min_item_clicks": settings.minItemClicks,
+            "min_item_clicks": settings.minItemClicks, "validation": "\(settings.validationWindow)", "patience": settings.patience,
         ]
+    }
+
+    /// The preset's name when `configuration` is that preset, else "custom".
+    static func configurationName(of configuration: ModelConfiguration, named name: String) -> String {
+        ModelConfiguration.preset(named: name) == configuration ? name : "custom"
     }
 
     static func configurationName(of record: ModelRecord) -> String {
@@ -453,6 +515,8 @@ final class NightlyJob {
 struct PreparedData {
     var split: SessionSplit<String>
     var training: [Session]
+    /// Time of each training session's last click, parallel to `training` (for the validation split).
+    var trainingEndTimes: [Int64]
     var mode: TrainingMode
     var champion: ModelRecord?
     /// Time of the latest click the training data may hold (the fine-tune watermark).

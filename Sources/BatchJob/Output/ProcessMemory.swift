@@ -17,6 +17,15 @@ enum ProcessMemory {
         return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
     }
 
+    /// Starts a new peak from the current resident set (Linux: writes 5 to /proc/self/clear_refs);
+    /// false where that is not possible, and then `peakMiB` keeps the process's peak.
+    @discardableResult
+    static func resetPeak() -> Bool {
+        guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? handle.close() }
+        return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+    }
+
     /// Resident set size now, in MiB (from /proc; 0 where there is none).
     static func currentMiB() -> Double {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
