@@ -34,3 +34,14 @@ enum ProcessMemory {
         return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
     }
 }
+
+/// This process's CPU time, for benchmarks on a shared machine: unlike wall-clock seconds it
+/// does not count time spent waiting for a core that another program holds.
+enum ProcessTime {
+    /// User + system CPU seconds of all this process's threads so far.
+    static func cpuSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}

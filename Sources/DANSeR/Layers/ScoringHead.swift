@@ -95,28 +95,41 @@ struct ScoringHead: Sendable {
         }
 
         /// dE_r = (dE^_r - e^_r (e^_r . dE^_r)) / |E_r| in place, for table rows `rows` of the
-        /// table-shaped gradient `gradient`.
-        func tangentGradient(rows: Range<Int>, gradient: UnsafeMutablePointer<Float>) {
-            tangentGradient(rows: rows, from: gradient, into: gradient, adding: false)
+        /// table-shaped gradient `gradient`, with e^_r = E_r / |E_r| taken from the table `e`
+        /// these rows were normalized from (so the normalized rows need not be read again).
+        func tangentGradient(rows: Range<Int>, gradient: UnsafeMutablePointer<Float>, table e: UnsafePointer<Float>) {
+            for row in rows {
+                tangent(row: row, e: e, eScale: 1 / norms[row], from: gradient, into: gradient, adding: false)
+            }
         }
 
-        /// The same from `gradient` into `out`, added to what `out` holds when `adding`.
+        /// The same from `gradient` into `out` (added to what `out` holds when `adding`), with
+        /// the normalized rows read from this table.
         func tangentGradient(
             rows: Range<Int>, from gradient: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, adding: Bool
         ) {
-            let d = hidden
             for row in rows {
-                let base = row &* d
-                let e = values + base
-                let g = gradient + base
-                var inner: Float = 0
-                for col in 0..<d { inner += e[col] * g[col] }
-                let inverse = 1 / norms[row]
-                let target = out + base
-                for col in 0..<d {
-                    let value = inverse * (g[col] - e[col] * inner)
-                    target[col] = adding ? target[col] + value : value
-                }
+                tangent(row: row, e: values, eScale: 1, from: gradient, into: out, adding: adding)
+            }
+        }
+
+        /// One row: e^ = e[row] * eScale.
+        @inline(__always)
+        private func tangent(
+            row: Int, e: UnsafePointer<Float>, eScale: Float, from gradient: UnsafePointer<Float>,
+            into out: UnsafeMutablePointer<Float>, adding: Bool
+        ) {
+            let d = hidden
+            let base = row &* d
+            let unit = e + base
+            let g = gradient + base
+            var inner: Float = 0
+            for col in 0..<d { inner += (unit[col] * eScale) * g[col] }
+            let inverse = 1 / norms[row]
+            let target = out + base
+            for col in 0..<d {
+                let value = inverse * (g[col] - (unit[col] * eScale) * inner)
+                target[col] = adding ? target[col] + value : value
             }
         }
     }

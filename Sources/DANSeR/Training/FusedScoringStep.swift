@@ -128,7 +128,7 @@ struct FusedScoringStep {
                     // The buffer holds rows lower..<upper; shift pointers so indices line up.
                     let offset = lower &* d
                     if let normalized {
-                        normalized.tangentGradient(rows: first..<upper, gradient: buffer - offset)
+                        normalized.tangentGradient(rows: first..<upper, gradient: buffer - offset, table: values)
                     }
                     AdamState.apply(
                         adam, values: values, gradients: buffer - offset, m: m, v: v,
