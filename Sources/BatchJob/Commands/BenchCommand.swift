@@ -20,12 +20,21 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Click log for the training benchmark (default: ../shared/data/diginetica/clicks.csv.gz).")
     var clicks = "../shared/data/diginetica/clicks.csv.gz"
 
-    @Option(help: "Training sessions (the most recent) for the training benchmark.")
+    @Option(help: "Training sessions (the most recent) for the training benchmark; 0 for all of them.")
     var trainSessions = 5_000
 
+    @Flag(help: "Train one epoch of each preset (SR-GNN, then DANSeR) on the same data and compare: seconds per epoch, prefixes/s, peak memory, phases and the ratio.")
+    var presets = false
+
+    func validate() throws {
+        guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads)).") }
+        guard trainSessions >= 0 else { throw ValidationError("--train-sessions must be 0 (all) or more (got \(trainSessions)).") }
+    }
+
     func run() throws {
-        BLAS.setThreadCount(threads)
         print(MachineDescription.current(threads: threads))
+        if presets { return try comparePresets() }
+        BLAS.setThreadCount(threads)
         let f = try KernelBenchmark.run(repetitions: repetitions, threads: threads)
         print("kernels, B 100, d 100, N 43,097, \(threads) threads, \(repetitions) repetitions:")
         print(String(format: "  plain cblas_sgemm (100x100)*(100x43097):  %7.1f GFLOP/s  (ceiling)", f.plainProduct))
@@ -44,9 +53,48 @@ struct BenchCommand: ParsableCommand {
         }
         var experiment = try ExperimentCommand.parse([
             "--clicks", clicks, "--test-from", "2016-05-25", "--epochs", "1", "--threads", "\(threads)",
-            "--train-sessions", "\(trainSessions)", "--test-sessions", "500",
+            "--train-sessions", "\(trainSessions == 0 ? Int.max : trainSessions)", "--test-sessions", "500",
+            "--config", "srgnn",
         ])
-        print("training, SR-GNN on the most recent \(trainSessions) Diginetica training sessions, 1 epoch:")
+        print("training, SR-GNN on the most recent \(trainSessions == 0 ? "all" : "\(trainSessions)") Diginetica training sessions, 1 epoch:")
         try experiment.run()
+    }
+
+    /// One epoch of each preset on the same training prefixes, side by side in one process.
+    private func comparePresets() throws {
+        guard FileManager.default.fileExists(atPath: clicks) else {
+            printError("\(clicks) not found: pass --clicks with a click log (generic CSV, e.g. the Diginetica benchmark file).")
+            throw ExitCode(ExitStatus.noInput.rawValue)
+        }
+        // The trainer splits the work itself: BLAS runs single-threaded, as in `experiment`.
+        BLAS.setThreadCount(1)
+        let reader = try ExperimentCommand.parse(["--clicks", clicks, "--test-from", "2016-05-25", "--min-item-clicks", "1"])
+        let (split, _) = try reader.readSplit(maxSessionLength: ModelConfiguration.srgnn.maxSessionLength)
+        let sessions = trainSessions == 0 ? split.training : Array(split.training.suffix(trainSessions))
+        let examples = PrefixSet(sessions: sessions)
+        print("training one epoch of each preset: \(sessions.count) Diginetica training sessions, \(examples.count) prefixes, "
+            + "\(split.itemCount) items, \(threads) threads, seed 1")
+        print("wall-clock seconds per epoch and per phase; CPU seconds (all threads) beside them, less affected by other programs")
+        print("preset   s/epoch  CPU s  prefixes/s  peak MiB   batching  forward  scoring   loss  scoring bw  backward    adam")
+        var seconds: [Double] = []
+        var cpu: [Double] = []
+        for name in ["srgnn", "danser"] {
+            let configuration = ModelConfiguration.preset(named: name)!
+            ProcessMemory.resetPeak()
+            var trainer = try Trainer(configuration: configuration, itemCount: split.itemCount, seed: 1, threads: threads)
+            let start = Date()
+            let cpuStart = ProcessTime.cpuSeconds()
+            let summary = try trainer.trainEpoch(on: examples)
+            let elapsed = Date().timeIntervalSince(start)
+            seconds.append(elapsed)
+            cpu.append(ProcessTime.cpuSeconds() - cpuStart)
+            let t = trainer.timings
+            print(name.padding(toLength: 7, withPad: " ", startingAt: 0) + String(
+                format: "  %7.1f  %5.0f  %10.0f  %8.0f   %8.1f  %7.1f  %7.1f  %5.1f  %10.1f  %8.1f  %6.1f",
+                elapsed, cpu[cpu.count - 1], Double(summary.examples) / elapsed, ProcessMemory.peakMiB(), t.batching,
+                t.sessionForward, t.scoring, t.loss, t.scoringBackward, t.sessionBackward, t.optimizer))
+            fflush(nil)
+        }
+        print(String(format: "DANSeR / SR-GNN epoch time: %.2fx wall-clock, %.2fx CPU", seconds[1] / seconds[0], cpu[1] / cpu[0]))
     }
 }

@@ -10,8 +10,12 @@ struct ExperimentCommand: ParsableCommand {
         abstract: "Train and evaluate a model configuration on a click log (generic CSV, gzip or not).",
         discussion: """
             Sessions whose last click is at or after --test-from are test sessions. Filters: 1-click \
-            sessions, items with fewer than 5 clicks, test clicks on items unseen in training. Each epoch \
-            prints loss, P@20, MRR@20, P@10, MRR@10, NDCG@20 (percent), training prefixes/s, seconds, peak memory.
+            sessions, items with fewer than 5 clicks, test clicks on items unseen in training. The most \
+            recent training sessions (--validation-fraction, default 0.1, or --validation-days) are held \
+            out as validation: the epoch is chosen and training stops early (--patience) on validation \
+            MRR@20, then P@20. Each epoch prints loss, validation P@20 and MRR@20 (percent; * marks a new \
+            best), training prefixes/s, seconds, peak memory; the test split is evaluated once, on the \
+            chosen model (and after every epoch with --test-curve, for the record only).
             """
     )
 
@@ -27,8 +31,8 @@ struct ExperimentCommand: ParsableCommand {
             + "idempotent, pass 1 for them to get the canonical split."))
     var minItemClicks = 5
 
-    @Option(help: "Model configuration preset: srgnn or danser; or a contender tuned on validation: vsknn, stan, sr or slist.")
-    var config = "srgnn"
+    @Option(help: "Model configuration preset: danser or srgnn; or a contender tuned on validation: vsknn, stan, sr or slist.")
+    var config = "danser"
 
     @OptionGroup(title: "Contenders (--config vsknn|stan|sr|slist)")
     var contender: ContenderOptions
@@ -42,8 +46,20 @@ struct ExperimentCommand: ParsableCommand {
 
     static let ablationNames = Ablation.allCases.map(\.rawValue).joined(separator: ", ")
 
-    @Option(help: "Epochs to train (counted from the start, including epochs restored from --checkpoint).")
+    @Option(help: "Most epochs to train (counted from the start, including epochs restored from --checkpoint).")
     var epochs = 10
+
+    @Option(help: "Hold out this share of the training sessions (the most recent) for choosing the epoch (default 0.1).")
+    var validationFraction: Double?
+
+    @Option(help: "Hold out the training sessions of the last N days instead (overrides --validation-fraction).")
+    var validationDays: Int?
+
+    @Option(help: "Stop after this many epochs in a row without a better validation MRR@20 (then P@20).")
+    var patience = 2
+
+    @Flag(help: "Also evaluate the test split after every epoch (printed for the record; nothing is chosen by it).")
+    var testCurve = false
 
     @Option(help: "Random seed for initialization and shuffling.")
     var seed: UInt64 = 1
@@ -74,7 +90,7 @@ struct ExperimentCommand: ParsableCommand {
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads)).") }
         guard minItemClicks >= 1 else { throw ValidationError("--min-item-clicks must be at least 1 (got \(minItemClicks)).") }
         guard ModelConfiguration.preset(named: config) != nil || ContenderKind(rawValue: config) != nil else {
-            throw ValidationError("--config must be srgnn, danser, vsknn, stan, sr or slist (got '\(config)').")
+            throw ValidationError("--config must be danser, srgnn, vsknn, stan, sr or slist (got '\(config)').")
         }
         guard GenerateCommand.parseDay(testFrom) != nil else {
             throw ValidationError("--test-from must be an ISO 8601 date or time, e.g. 2016-05-25 (got '\(testFrom)').")
@@ -85,6 +101,11 @@ struct ExperimentCommand: ParsableCommand {
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1.") }
         if let trainSessions, trainSessions < 1 { throw ValidationError("--train-sessions must be at least 1.") }
         if let testSessions, testSessions < 1 { throw ValidationError("--test-sessions must be at least 1.") }
+        if let validationFraction, !(validationFraction > 0 && validationFraction < 1) {
+            throw ValidationError("--validation-fraction must be between 0 and 1, e.g. 0.1 (got \(validationFraction)).")
+        }
+        if let validationDays, validationDays < 1 { throw ValidationError("--validation-days must be at least 1 (got \(validationDays)).") }
+        guard patience >= 1 else { throw ValidationError("--patience must be at least 1 (got \(patience)).") }
     }
 
     func run() throws {
@@ -109,20 +130,30 @@ struct ExperimentCommand: ParsableCommand {
         }
     }
 
+    /// The held-out part of the training period that every choice is made on.
+    var validationWindow: ValidationWindow {
+        if let validationDays { return .days(validationDays) }
+        return .fraction(validationFraction ?? 0.1)
+    }
+
     private func experiment(_ configuration: ModelConfiguration) throws {
         // The trainer and evaluator split the large products themselves: BLAS runs single-threaded.
         BLAS.setThreadCount(1)
         let started = Date()
         let (split, badRows) = try readSplit(maxSessionLength: configuration.maxSessionLength)
         var trainingSessions = split.training
+        var endTimes = split.trainingEndTimes
         var testingSessions = split.test
         if let trainSessions, trainSessions < trainingSessions.count {
             trainingSessions = Array(trainingSessions.suffix(trainSessions))
+            endTimes = Array(endTimes.suffix(trainSessions))
         }
         if let testSessions, testSessions < testingSessions.count {
             testingSessions = Array(testingSessions.prefix(testSessions))
         }
-        let training = PrefixSet(sessions: trainingSessions)
+        let held = try ValidationSplit(training: trainingSessions, endTimes: endTimes, window: validationWindow)
+        let training = PrefixSet(sessions: held.fit)
+        let validation = PrefixSet(sessions: held.validation)
         let test = PrefixSet(sessions: testingSessions)
         print("data: \(split.report)")
         if badRows > 0 { print("data: \(badRows) unreadable rows skipped (see messages above)") }
@@ -130,18 +161,24 @@ struct ExperimentCommand: ParsableCommand {
             print("data: \(split.report.truncatedSessions) sessions longer than \(configuration.maxSessionLength) clicks "
                 + "were cut to their most recent clicks")
         }
-        print("training prefixes: \(training.count)  test prefixes: \(test.count)  items: \(split.itemCount)  "
-            + "(training sessions \(trainingSessions.count), test sessions \(testingSessions.count)); "
+        print("training prefixes: \(training.count)  validation prefixes: \(validation.count)  test prefixes: \(test.count)  "
+            + "items: \(split.itemCount)  (training sessions \(held.fit.count), validation sessions \(held.validation.count): "
+            + "\(validationWindow), test sessions \(testingSessions.count)); "
             + String(format: "read in %.1f s", Date().timeIntervalSince(started)))
 
         var trainer = try makeTrainer(configuration, itemCount: split.itemCount)
         print("model: \(([config] + ablations).joined(separator: " -")), d \(configuration.hiddenSize), \(trainer.model.layout.totalCount) weights, "
             + "batch \(configuration.batchSize), seed \(trainer.seed), threads \(threads)")
+        print("configuration: \(configuration.summary)")
+        print("the epoch is chosen, and training stops after \(patience) epoch(s) without progress, on validation MRR@20 (then P@20)"
+            + (testCurve ? "; the test columns are for the record only, nothing is chosen by them" : ""))
         fflush(nil)
-        print("epoch   lr        loss     P@20    MRR@20  P@10    MRR@10  NDCG@20  prefixes/s  train s  eval s  peak MiB")
+        print("epoch   lr        loss     val P@20  val MRR@20" + (testCurve ? "  | test P@20  MRR@20 (not used)" : "")
+            + "  prefixes/s  train s  eval s  peak MiB")
         fflush(nil)
         let interactive = isatty(STDERR_FILENO) != 0
-        while trainer.completedEpochs < epochs {
+        var selection = EpochSelection(patience: patience)
+        while trainer.completedEpochs < epochs, !selection.shouldStop {
             let epochStart = Date()
             let summary = try trainer.trainEpoch(on: training) { progress in
                 if interactive, progress.batch % 50 == 0 || progress.batch == progress.batchCount {
@@ -155,15 +192,21 @@ struct ExperimentCommand: ParsableCommand {
             let trainSeconds = Date().timeIntervalSince(epochStart)
             if let checkpoint { try save(Checkpoint(trainer), to: checkpoint) }
             let evalStart = Date()
-            let result = Evaluator.evaluate(
-                trainer.model, on: test, batchSize: configuration.batchSize, threads: threads)
+            let checked = Evaluator.evaluate(trainer.model, on: validation, batchSize: configuration.batchSize, threads: threads)
+            let best = selection.record(epoch: summary.epoch + 1, validation: checked, model: trainer.model)
+            var testColumns = ""
+            if testCurve {
+                let result = Evaluator.evaluate(trainer.model, on: test, batchSize: configuration.batchSize, threads: threads)
+                testColumns = String(format: "  |    %6.2f  %6.2f          ", 100 * result.precision(at: 20), 100 * result.reciprocalRank(at: 20))
+            }
             let evalSeconds = Date().timeIntervalSince(evalStart)
             print(String(
-                format: "%5d   %.1e  %7.4f  %6.2f  %6.2f  %6.2f  %6.2f  %6.2f   %10.0f  %7.1f  %6.1f  %8.0f",
-                summary.epoch + 1, summary.learningRate, summary.meanLoss,
-                100 * result.precision(at: 20), 100 * result.reciprocalRank(at: 20),
-                100 * result.precision(at: 10), 100 * result.reciprocalRank(at: 10), 100 * result.ndcg(at: 20),
-                Double(summary.examples) / trainSeconds, trainSeconds, evalSeconds, ProcessMemory.peakMiB()))
+                format: "%5d   %.1e  %7.4f  %6.2f    %6.2f", summary.epoch + 1, summary.learningRate, summary.meanLoss,
+                100 * checked.precision(at: 20), 100 * checked.reciprocalRank(at: 20))
+                + (best ? " *" : "  ") + testColumns
+                + String(
+                    format: "   %10.0f  %7.1f  %6.1f  %8.0f", Double(summary.examples) / trainSeconds, trainSeconds,
+                    evalSeconds, ProcessMemory.peakMiB()))
             let t = trainer.timings
             print(String(
                 format: "        phases (s, cumulative): batching %.1f  forward %.1f  scoring %.1f  loss %.1f  "
@@ -171,6 +214,18 @@ struct ExperimentCommand: ParsableCommand {
                 t.batching, t.sessionForward, t.scoring, t.loss, t.scoringBackward, t.sessionBackward, t.optimizer))
             fflush(nil)
         }
+        guard let chosen = selection.bestModel, let epoch = selection.bestEpoch, let checked = selection.bestResult else { return }
+        if selection.shouldStop {
+            print("stopped early: \(patience) epoch(s) without a better validation MRR@20")
+        }
+        let result = Evaluator.evaluate(chosen, on: test, batchSize: configuration.batchSize, threads: threads)
+        print(String(
+            format: "chosen on validation: epoch %d (val P@20 %.2f, MRR@20 %.2f); test of that model: "
+                + "P@20 %.2f  MRR@20 %.2f  P@10 %.2f  MRR@10 %.2f  NDCG@20 %.2f",
+            epoch, 100 * checked.precision(at: 20), 100 * checked.reciprocalRank(at: 20),
+            100 * result.precision(at: 20), 100 * result.reciprocalRank(at: 20),
+            100 * result.precision(at: 10), 100 * result.reciprocalRank(at: 10), 100 * result.ndcg(at: 20)))
+        fflush(nil)
     }
 
     /// Reads and splits the click file; bad rows are reported and counted, never silently dropped.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FeatureStore
+import DANSeR
 import Foundation
 import Logging
 
@@ -19,8 +20,11 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Days of synthetic history.")
     var days = 7
 
-    @Option(help: "Epochs of training.")
+    @Option(help: "Most epochs of training (validation may stop it earlier).")
     var epochs = 3
+
+    @Option(help: "Model configuration preset: danser or srgnn.")
+    var config = "danser"
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
@@ -29,6 +33,7 @@ struct DemoCommand: ParsableCommand {
         guard (100...1_000_000).contains(sessions) else { throw ValidationError("--sessions must be between 100 and 1,000,000.") }
         guard (2...60).contains(days) else { throw ValidationError("--days must be between 2 and 60.") }
         guard (1...50).contains(epochs) else { throw ValidationError("--epochs must be between 1 and 50.") }
+        guard ModelConfiguration.preset(named: config) != nil else { throw ValidationError("--config must be danser or srgnn (got '\(config)').") }
     }
 
     func run() throws {
@@ -52,8 +57,11 @@ struct DemoCommand: ParsableCommand {
             let asOf = LogicalDate(day: lastClick / 86_400_000_000 + 1)
             var settings = NightlySettings(asOf: min(asOf, LogicalDate.today()))
             settings.epochs = epochs
+            settings.configurationName = config.lowercased()
+            settings.configuration = ModelConfiguration.preset(named: config)!
             settings.reportDirectory = ProcessInfo.processInfo.environment["DANSER_REPORT_DIR"]
-            print("nightly run for as-of \(settings.asOf) (\(epochs) epochs; progress on standard error)")
+            print("nightly run for as-of \(settings.asOf) (at most \(epochs) epochs, chosen on validation; progress on standard error)")
+            print("model: \(settings.configurationName): \(settings.configuration.summary)")
             status = try NightlyCommand.runNight(settings, database: database, logger: logger)
             try showRecommendations(connection)
         }

@@ -80,6 +80,11 @@ final class NightlyJob {
             metricsJSON: JSON.encode(summary.metrics), error: summary.error, reportPath: summary.reportPath, on: connection)
     }
 
+    /// The preset's name when `configuration` is that preset, else "custom".
+    static func configurationName(of configuration: ModelConfiguration, named name: String) -> String {
+        ModelConfiguration.preset(named: name) == configuration ? name : "custom"
+    }
+
     static func configurationName(of record: ModelRecord) -> String {
         (JSON.decodeObject(record.hyperparametersJSON)["configuration_name"] as? String) ?? "srgnn"
     }

@@ -7,10 +7,14 @@ struct NightlySettings: Sendable {
     /// retrain, finetune, or auto (decided by `modeRule`).
     var mode: TrainingMode = .auto
     var modeRule = TrainingModeRule()
-    /// Preset name and its configuration (default srgnn).
-    var configurationName = "srgnn"
-    var configuration = ModelConfiguration.srgnn
-    /// Epochs of a full retrain (default 6) and of a fine-tune (default 2).
+    /// Preset name and its configuration (default danser).
+    var configurationName = "danser"
+    var configuration = ModelConfiguration.danser
+    /// The most recent training sessions held out to choose the epoch on (default 10 %).
+    var validationWindow = ValidationWindow.fraction(0.1)
+    /// Training stops after this many epochs in a row without a better validation MRR@20 (default 2).
+    var patience = 2
+    /// Most epochs of a full retrain (default 6) and of a fine-tune (default 2).
     var epochs = 6
     var finetuneEpochs = 2
     /// Fine-tuning learning rate as a share of the configuration's (default 0.1).

@@ -6,14 +6,23 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Training mode: auto (weekly retrain, fine-tune in between), retrain or finetune.")
     var mode: TrainingModeOption = .auto
 
-    @Option(help: "Model configuration preset: srgnn or danser.")
-    var config = "srgnn"
+    @Option(help: "Model configuration preset: danser or srgnn.")
+    var config = "danser"
 
-    @Option(help: "Epochs of a full retrain.")
+    @Option(help: "Most epochs of a full retrain (fewer when validation stops it early).")
     var epochs = 6
 
-    @Option(help: "Epochs of a fine-tune.")
+    @Option(help: "Most epochs of a fine-tune (fewer when validation stops it early; 0 epochs, the champion as it was, can win).")
     var finetuneEpochs = 2
+
+    @Option(help: "Share of the training sessions (the most recent) held out to choose the epoch on.")
+    var validationFraction = 0.1
+
+    @Option(help: "Hold out the training sessions of the last N days instead (overrides --validation-fraction).")
+    var validationDays: Int?
+
+    @Option(help: "Stop after this many epochs in a row without a better validation MRR@20 (then P@20).")
+    var patience = 2
 
     @Option(help: "Days of clicks a fine-tune trains on.")
     var finetuneWindowDays = 7
@@ -31,18 +40,25 @@ struct TrainingOptions: ParsableArguments {
     var seed: UInt64 = 1
 
     func validate() throws {
-        guard ModelConfiguration.preset(named: config) != nil else { throw ValidationError("--config must be srgnn or danser (got '\(config)').") }
+        guard ModelConfiguration.preset(named: config) != nil else { throw ValidationError("--config must be danser or srgnn (got '\(config)').") }
         guard (1...1_000).contains(epochs), (1...1_000).contains(finetuneEpochs) else { throw ValidationError("--epochs and --finetune-epochs must be between 1 and 1,000.") }
         guard (1...365).contains(evaluationDays) else { throw ValidationError("--evaluation-days must be between 1 and 365.") }
         guard (1...365).contains(finetuneWindowDays) else { throw ValidationError("--finetune-window-days must be between 1 and 365.") }
         guard (1...1_000_000).contains(minItemClicks) else { throw ValidationError("--min-item-clicks must be at least 1.") }
         guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be zero or more.") }
+        guard validationFraction > 0, validationFraction < 1 else {
+            throw ValidationError("--validation-fraction must be between 0 and 1, e.g. 0.1 (got \(validationFraction)).")
+        }
+        if let validationDays, !(1...365).contains(validationDays) { throw ValidationError("--validation-days must be between 1 and 365.") }
+        guard (1...1_000).contains(patience) else { throw ValidationError("--patience must be between 1 and 1,000.") }
     }
 
     func apply(to settings: inout NightlySettings) {
         settings.mode = mode.mode
         settings.configurationName = config.lowercased()
-        settings.configuration = ModelConfiguration.preset(named: config) ?? .srgnn
+        settings.configuration = ModelConfiguration.preset(named: config) ?? .danser
+        settings.validationWindow = validationDays.map { .days($0) } ?? .fraction(validationFraction)
+        settings.patience = patience
         settings.epochs = epochs
         settings.finetuneEpochs = finetuneEpochs
         settings.finetuneWindowDays = finetuneWindowDays

@@ -90,10 +90,10 @@ struct RunReport: Sendable {
             title: "Training loss per epoch", xLabel: "epoch", yLabel: "loss",
             series: [.init(name: "loss", points: epochs.map { (Double($0.epoch), $0.loss) })]) + "\n"
         page += SVGChart.line(
-            title: "Evaluation P@20 and MRR@20 per epoch (%)", xLabel: "epoch", yLabel: "%",
+            title: "Validation P@20 and MRR@20 per epoch, which choose the epoch (%)", xLabel: "epoch", yLabel: "%",
             series: [
-                .init(name: "P@20", points: epochs.map { (Double($0.epoch), $0.precisionAt20) }),
-                .init(name: "MRR@20", points: epochs.map { (Double($0.epoch), $0.mrrAt20) }),
+                .init(name: "P@20", points: epochs.filter { $0.precisionAt20.isFinite }.map { (Double($0.epoch), $0.precisionAt20) }),
+                .init(name: "MRR@20", points: epochs.filter { $0.mrrAt20.isFinite }.map { (Double($0.epoch), $0.mrrAt20) }),
             ]) + "\n"
         page += SVGChart.bars(
             title: "Candidate vs champion vs baselines (%)", yLabel: "%", categories: comparison.map(\.name),

@@ -19,13 +19,17 @@ struct Embedding: Sendable {
 
     /// Sparse gradient: dE[item] += dOut[row].
     func backward(items: [Int32], outputGradient dy: Matrix, _ p: ParameterAccess) {
-        let d = size
-        let g = p.gradient(table)
+        Self.scatterAdd(dy, items: items, into: p.gradient(table))
+    }
+
+    /// Adds row `r` of `dy` to row `items[r]` of the table-shaped buffer `target`.
+    static func scatterAdd(_ dy: Matrix, items: [Int32], into target: UnsafeMutablePointer<Float>) {
+        let d = dy.cols
         dy.storage.withUnsafeBufferPointer { dp in
             for (row, item) in items.enumerated() {
-                let target = g + Int(item) &* d
+                let out = target + Int(item) &* d
                 let source = dp.baseAddress! + row &* d
-                for col in 0..<d { target[col] += source[col] }
+                for col in 0..<d { out[col] += source[col] }
             }
         }
     }

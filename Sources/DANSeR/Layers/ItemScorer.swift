@@ -55,12 +55,45 @@ struct ItemScorer: Sendable {
                 }
             }
         }
-        var ds = Matrix(rows: rows, cols: d, storage: Array(partial[0..<(rows * d)]))
+        return Self.sum(partial, parts: parts, rows: rows, cols: d)
+    }
+}
+
+extension ItemScorer {
+    /// The sum of `parts` stacked (rows x cols) partial products, added in part order.
+    private static func sum(_ partial: [Float], parts: Int, rows: Int, cols: Int) -> Matrix {
+        var total = Matrix(rows: rows, cols: cols, storage: Array(partial[0..<(rows * cols)]))
         for part in 1..<parts {
-            let base = part * rows * d
-            for i in 0..<(rows * d) { ds.storage[i] += partial[base + i] }
+            let base = part * rows * cols
+            for i in 0..<(rows * cols) { total.storage[i] += partial[base + i] }
         }
-        return ds
+        return total
+    }
+
+    /// ds = dLogits E[1...N] alone (B x d), the item range split across `threads`, the partial
+    /// products summed in a fixed order afterwards (reproducible). `table` is the (N + 1) x d
+    /// table the scores were computed with (the embedding, or the normalized one).
+    static func sessionGradient(
+        logitGradient dl: UnsafePointer<Float>, rows: Int, table: UnsafePointer<Float>, itemCount n: Int, hidden d: Int,
+        threads: Int
+    ) -> Matrix {
+        let parts = max(1, min(threads, n))
+        var partial = [Float](repeating: 0, count: parts * rows * d)
+        partial.withUnsafeMutableBufferPointer { pp in
+            let box = UncheckedBox((dl, table + d, pp.baseAddress!))
+            Parallel.forEachRange(count: parts, threads: parts) { range in
+                let (dl, items, out) = box.value
+                for part in range {
+                    let lower = n * part / parts
+                    let count = n * (part + 1) / parts - lower
+                    BLAS.gemm(
+                        transposeA: false, transposeB: false, m: rows, n: d, k: count,
+                        a: dl + lower, lda: n, b: items + lower &* d, ldb: d,
+                        c: out + part &* rows &* d, ldc: d)
+                }
+            }
+        }
+        return Self.sum(partial, parts: parts, rows: rows, cols: d)
     }
 }
 

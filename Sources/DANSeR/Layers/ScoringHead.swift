@@ -30,34 +30,108 @@ struct ScoringHead: Sendable {
     struct NormalizedTable {
         var values: [Float]
         var norms: [Float]
+
+        /// Runs `body` with raw access to the rows, to write them.
+        mutating func withMutableRows<R>(hidden: Int, _ body: (NormalizedRows) -> R) -> R {
+            values.withUnsafeMutableBufferPointer { vp in
+                norms.withUnsafeMutableBufferPointer { np in
+                    body(NormalizedRows(values: vp.baseAddress!, norms: np.baseAddress!, hidden: hidden))
+                }
+            }
+        }
+
+        /// Runs `body` with raw access to the rows, only to read them (no copy is made).
+        func withRows<R>(hidden: Int, _ body: (NormalizedRows) -> R) -> R {
+            values.withUnsafeBufferPointer { vp in
+                norms.withUnsafeBufferPointer { np in
+                    body(NormalizedRows(
+                        values: UnsafeMutablePointer(mutating: vp.baseAddress!),
+                        norms: UnsafeMutablePointer(mutating: np.baseAddress!), hidden: hidden))
+                }
+            }
+        }
     }
 
     /// The normalized table under NISER, else nil.
     func normalizedTable(_ p: ParameterAccess, threads: Int = 1) -> NormalizedTable? {
         guard normalizes else { return nil }
-        let d = scorer.table.cols
+        var table = NormalizedTable(
+            values: [Float](repeating: 0, count: scorer.table.count), norms: [Float](repeating: 1, count: scorer.table.rows))
+        normalize(p, into: &table, threads: threads)
+        return table
+    }
+
+    /// Writes the normalized rows of the current embedding table into `table` (of the table's shape).
+    func normalize(_ p: ParameterAccess, into table: inout NormalizedTable, threads: Int = 1) {
         let rows = scorer.table.rows
-        var values = [Float](repeating: 0, count: rows * d)
-        var norms = [Float](repeating: 1, count: rows)
-        let e = p.value(scorer.table)
-        values.withUnsafeMutableBufferPointer { vp in
-            norms.withUnsafeMutableBufferPointer { np in
-                let box = UncheckedBox((vp.baseAddress!, np.baseAddress!, e))
-                Parallel.forEachRange(count: rows - 1, threads: threads) { range in
-                    let (out, norms, e) = box.value
-                    for row in (range.lowerBound + 1)..<(range.upperBound + 1) {
-                        let source = e + row &* d
-                        var total: Float = 0
-                        for col in 0..<d { total += source[col] * source[col] }
-                        let norm = max(total.squareRoot(), 1e-12)
-                        norms[row] = norm
-                        let inverse = 1 / norm
-                        for col in 0..<d { out[row &* d &+ col] = source[col] * inverse }
-                    }
-                }
+        let e = UncheckedBox(UnsafePointer(p.value(scorer.table)))
+        table.withMutableRows(hidden: scorer.table.cols) { view in
+            Parallel.forEachRange(count: rows - 1, threads: threads) { range in
+                view.normalize(rows: (range.lowerBound + 1)..<(range.upperBound + 1), of: e.value)
             }
         }
-        return NormalizedTable(values: values, norms: norms)
+    }
+
+    /// Raw access to a normalized table's rows, for the kernels shared by the reference pass
+    /// and the fused training step.
+    struct NormalizedRows: @unchecked Sendable {
+        let values: UnsafeMutablePointer<Float>
+        let norms: UnsafeMutablePointer<Float>
+        let hidden: Int
+
+        /// e^_r = E_r / |E_r| and |E_r| for table rows `rows`, from the table `e`.
+        func normalize(rows: Range<Int>, of e: UnsafePointer<Float>) {
+            let d = hidden
+            for row in rows {
+                let source = e + row &* d
+                var total: Float = 0
+                for col in 0..<d { total += source[col] * source[col] }
+                let norm = max(total.squareRoot(), 1e-12)
+                norms[row] = norm
+                let inverse = 1 / norm
+                let out = values + row &* d
+                for col in 0..<d { out[col] = source[col] * inverse }
+            }
+        }
+
+        /// dE_r = (dE^_r - e^_r (e^_r . dE^_r)) / |E_r| in place, for table rows `rows` of the
+        /// table-shaped gradient `gradient`, with e^_r = E_r / |E_r| taken from the table `e`
+        /// these rows were normalized from (so the normalized rows need not be read again).
+        func tangentGradient(rows: Range<Int>, gradient: UnsafeMutablePointer<Float>, table e: UnsafePointer<Float>) {
+            for row in rows {
+                tangent(row: row, e: e, eScale: 1 / norms[row], from: gradient, into: gradient, adding: false)
+            }
+        }
+
+        /// The same from `gradient` into `out` (added to what `out` holds when `adding`), with
+        /// the normalized rows read from this table.
+        func tangentGradient(
+            rows: Range<Int>, from gradient: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, adding: Bool
+        ) {
+            for row in rows {
+                tangent(row: row, e: values, eScale: 1, from: gradient, into: out, adding: adding)
+            }
+        }
+
+        /// One row: e^ = e[row] * eScale.
+        @inline(__always)
+        private func tangent(
+            row: Int, e: UnsafePointer<Float>, eScale: Float, from gradient: UnsafePointer<Float>,
+            into out: UnsafeMutablePointer<Float>, adding: Bool
+        ) {
+            let d = hidden
+            let base = row &* d
+            let unit = e + base
+            let g = gradient + base
+            var inner: Float = 0
+            for col in 0..<d { inner += (unit[col] * eScale) * g[col] }
+            let inverse = 1 / norms[row]
+            let target = out + base
+            for col in 0..<d {
+                let value = inverse * (g[col] - (unit[col] * eScale) * inner)
+                target[col] = adding ? target[col] + value : value
+            }
+        }
     }
 
     /// What the backward pass needs.
@@ -153,9 +227,11 @@ struct ScoringHead: Sendable {
     /// From dL/dl' (B x N): accumulates the behaviour scalars' gradients and dL/dE (into the
     /// embedding gradient, or under NISER into `tableGradient`, an (N + 1) x d buffer for the
     /// normalized table, see `normalizationBackward`); returns dL/ds for the raw s.
+    /// `sessionGradientOnly` leaves dL/dE to the caller (the fused step computes it block by
+    /// block with the Adam update, from dL/dl' and `cache.scored`).
     func backward(
         _ cache: Cache, logitGradient dl: UnsafePointer<Float>, _ p: ParameterAccess, table: NormalizedTable?,
-        tableGradient: UnsafeMutablePointer<Float>?, threads: Int = 1
+        tableGradient: UnsafeMutablePointer<Float>?, sessionGradientOnly: Bool = false, threads: Int = 1
     ) -> Matrix {
         let d = cache.scored.cols
         let b = cache.scored.rows
@@ -182,7 +258,11 @@ struct ScoringHead: Sendable {
             }
         }
         var dScored: Matrix
-        if let table, let tableGradient {
+        if sessionGradientOnly {
+            dScored = withTable(table, p) { e in
+                ItemScorer.sessionGradient(logitGradient: dl, rows: b, table: e, itemCount: n, hidden: d, threads: threads)
+            }
+        } else if let table, let tableGradient {
             dScored = table.values.withUnsafeBufferPointer { tp in
                 let access = ParameterAccess(values: UnsafeMutablePointer(mutating: tp.baseAddress!), gradients: tableGradient)
                 return normalizedScorer.backward(
@@ -211,22 +291,21 @@ struct ScoringHead: Sendable {
     func normalizationBackward(
         table: NormalizedTable, tableGradient: UnsafePointer<Float>, _ p: ParameterAccess, threads: Int = 1
     ) {
-        let d = scorer.table.cols
         let rows = scorer.table.rows
-        let out = p.gradient(scorer.table)
-        table.values.withUnsafeBufferPointer { tp in
-            let box = UncheckedBox((tp.baseAddress!, tableGradient, out, table.norms))
+        let out = UncheckedBox((tableGradient, p.gradient(scorer.table)))
+        table.withRows(hidden: scorer.table.cols) { view in
             Parallel.forEachRange(count: rows - 1, threads: threads) { range in
-                let (e, g, out, norms) = box.value
-                for row in (range.lowerBound + 1)..<(range.upperBound + 1) {
-                    let base = row &* d
-                    var inner: Float = 0
-                    for col in 0..<d { inner += e[base &+ col] * g[base &+ col] }
-                    let inverse = 1 / norms[row]
-                    for col in 0..<d { out[base &+ col] += inverse * (g[base &+ col] - e[base &+ col] * inner) }
-                }
+                view.tangentGradient(
+                    rows: (range.lowerBound + 1)..<(range.upperBound + 1), from: out.value.0, into: out.value.1,
+                    adding: true)
             }
         }
+    }
+
+    /// Runs `body` with the table the scores use: the normalized one, else the embedding.
+    private func withTable<R>(_ table: NormalizedTable?, _ p: ParameterAccess, _ body: (UnsafePointer<Float>) -> R) -> R {
+        guard let table else { return body(p.value(scorer.table)) }
+        return table.values.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// A scorer over a table-shaped buffer at offset 0 (the normalized table).

@@ -158,6 +158,19 @@ struct SessionNetwork: Sendable {
         _ pass: Pass, sessionGradient ds: Matrix, batch: SessionBatch, _ p: ParameterAccess,
         lookupGradient: UnsafeMutablePointer<Float>? = nil
     ) {
+        let dh = initialStateGradient(pass, sessionGradient: ds, batch: batch, p)
+        if let lookupGradient {
+            Embedding.scatterAdd(dh, items: batch.nodeItems, into: lookupGradient)
+        } else {
+            embedding.backward(items: batch.nodeItems, outputGradient: dh, p)
+        }
+    }
+
+    /// Accumulates the gradient of every weight but the embedding table from dL/ds; returns
+    /// dL/dH0 (dropout applied), one row per node of `batch`.
+    func initialStateGradient(
+        _ pass: Pass, sessionGradient ds: Matrix, batch: SessionBatch, _ p: ParameterAccess
+    ) -> Matrix {
         let d = ds.cols
         let b = batch.count
         // dz for every field read (in reading order) and the extra dL/du_K from attention 2.
@@ -194,12 +207,6 @@ struct SessionNetwork: Sendable {
         if let mask = pass.dropoutMask {
             for i in 0..<dh.storage.count { dh.storage[i] *= mask[i] }
         }
-        if let lookupGradient {
-            for (row, item) in batch.nodeItems.enumerated() {
-                for col in 0..<d { lookupGradient[Int(item) &* d &+ col] += dh.storage[row &* d &+ col] }
-            }
-        } else {
-            embedding.backward(items: batch.nodeItems, outputGradient: dh, p)
-        }
+        return dh
     }
 }

@@ -1,7 +1,7 @@
 /// The training objective with DANSeR's switches (MODEL.md section 7):
 ///   L = CE(softmax over all items of l', target) + lambda * L_hard,
-/// computed densely (unlike the fused SR-GNN step): the normalized table, its gradient and the
-/// score matrix are each one pass over N rows, so the extra work stays proportional to scoring.
+/// `forwardAndLoss` is shared by the trainer's fused step and `evaluate`, the plain reference
+/// with a dense gradient of the whole table that the gradient tests check.
 struct DANSeRObjective {
     let network: SessionNetwork
     let configuration: ModelConfiguration
@@ -17,23 +17,33 @@ struct DANSeRObjective {
         var timings = PhaseTimings()
     }
 
-    /// Adds the gradient of the batch-mean objective to `p`'s gradients (which the caller zeroes);
-    /// `logits` holds B x N floats. `random` draws the uniform negatives of the ablation.
-    func evaluate(
-        _ batch: SessionBatch, _ p: ParameterAccess, logits: UnsafeMutablePointer<Float>, dropoutMask: [Float]?,
-        random: inout RandomSource, backward: Bool = true
-    ) -> Outcome {
+    /// The forward pass and the loss; the logits buffer then holds dL/dl'.
+    struct Forward {
+        var loss: Double
+        var negativeCounts: [Int]
+        var split: SessionNetwork.SplitPass
+        var cache: ScoringHead.Cache
+    }
+
+    /// Scores `batch` with `table` (the normalized table under NISER, else nil), then writes the
+    /// gradient of the batch-mean objective w.r.t. the scores into `logits` (B x N floats).
+    /// `random` draws the uniform negatives of the ablation.
+    func forwardAndLoss(
+        _ batch: SessionBatch, _ p: ParameterAccess, table: ScoringHead.NormalizedTable?,
+        logits: UnsafeMutablePointer<Float>, dropoutMask: [Float]?, random: inout RandomSource,
+        timings: inout PhaseTimings
+    ) -> Forward {
         let head = network.head
         let n = network.scorer.itemCount
         let rows = batch.count
-        var timings = PhaseTimings()
         var clock = PhaseTimings.now()
-        let table = head.normalizedTable(p, threads: threads)
-        let pass = table.map { t in
-            t.values.withUnsafeBufferPointer { network.forward(batch, p, lookupTable: $0.baseAddress!, dropoutMask: dropoutMask) }
-        } ?? network.forward(batch, p, dropoutMask: dropoutMask)
+        let split = table.map { t in
+            t.values.withUnsafeBufferPointer {
+                network.forward(batch, p, lookupTable: $0.baseAddress!, dropoutMask: dropoutMask, threads: threads)
+            }
+        } ?? network.forward(batch, p, dropoutMask: dropoutMask, threads: threads)
         timings.sessionForward += PhaseTimings.lap(&clock)
-        let cache = head.forward(pass.sessions, batch: batch, p, table: table, into: logits, threads: threads)
+        let cache = head.forward(split.sessions, batch: batch, p, table: table, into: logits, threads: threads)
         timings.scoring += PhaseTimings.lap(&clock)
         let targets = batch.targets.map { Int($0) - 1 }
         // Selection on the detached scores, before the cross-entropy overwrites them.
@@ -71,24 +81,44 @@ struct DANSeRObjective {
                 rows: rows, width: n, gradient: logits)
         }
         timings.loss += PhaseTimings.lap(&clock)
-        var outcome = Outcome(loss: loss, negativeCounts: negatives.map(\.count))
-        guard backward, loss.isFinite else {
+        return Forward(loss: loss, negativeCounts: negatives.map(\.count), split: split, cache: cache)
+    }
+
+    /// Adds the gradient of the batch-mean objective to `p`'s gradients (which the caller zeroes)
+    /// the plain way: a dense gradient of the whole table (the reference the fused training
+    /// step is tested against). `logits` holds B x N floats.
+    func evaluate(
+        _ batch: SessionBatch, _ p: ParameterAccess, logits: UnsafeMutablePointer<Float>, dropoutMask: [Float]?,
+        random: inout RandomSource, backward: Bool = true
+    ) -> Outcome {
+        let head = network.head
+        var timings = PhaseTimings()
+        var clock = PhaseTimings.now()
+        let table = head.normalizedTable(p, threads: threads)
+        timings.sessionForward += PhaseTimings.lap(&clock)
+        let forward = forwardAndLoss(
+            batch, p, table: table, logits: logits, dropoutMask: dropoutMask, random: &random, timings: &timings)
+        clock = PhaseTimings.now()
+        var outcome = Outcome(loss: forward.loss, negativeCounts: forward.negativeCounts)
+        guard backward, forward.loss.isFinite else {
             outcome.timings = timings
             return outcome
         }
-        var tableGradient = table.map { [Float](repeating: 0, count: $0.values.count) }
         if let table {
-            tableGradient!.withUnsafeMutableBufferPointer { gp in
+            var tableGradient = [Float](repeating: 0, count: table.values.count)
+            tableGradient.withUnsafeMutableBufferPointer { gp in
                 let ds = head.backward(
-                    cache, logitGradient: logits, p, table: table, tableGradient: gp.baseAddress!, threads: threads)
+                    forward.cache, logitGradient: logits, p, table: table, tableGradient: gp.baseAddress!, threads: threads)
                 timings.scoringBackward += PhaseTimings.lap(&clock)
-                network.backward(pass, sessionGradient: ds, batch: batch, p, lookupGradient: gp.baseAddress!)
+                let dh = network.initialStateGradients(forward.split, sessionGradient: ds, p)
+                network.addLookupGradients(dh, forward.split, into: gp.baseAddress!)
                 head.normalizationBackward(table: table, tableGradient: gp.baseAddress!, p, threads: threads)
             }
         } else {
-            let ds = head.backward(cache, logitGradient: logits, p, table: nil, tableGradient: nil, threads: threads)
+            let ds = head.backward(forward.cache, logitGradient: logits, p, table: nil, tableGradient: nil, threads: threads)
             timings.scoringBackward += PhaseTimings.lap(&clock)
-            network.backward(pass, sessionGradient: ds, batch: batch, p)
+            let dh = network.initialStateGradients(forward.split, sessionGradient: ds, p)
+            network.addLookupGradients(dh, forward.split, into: p.gradient(network.scorer.table))
         }
         timings.sessionBackward += PhaseTimings.lap(&clock)
         outcome.timings = timings

@@ -1,8 +1,14 @@
 extension Trainer {
-    /// One optimizer step with DANSeR's scoring or objective (anything the fused SR-GNN step does
-    /// not cover): dense gradients, then Adam over every weight but the behaviour statistics.
+    /// One optimizer step with DANSeR's scoring or objective (anything the plain SR-GNN step does
+    /// not cover), on the same memory-lean path: the session network runs by parts side by side,
+    /// the scoring backward computes ds alone, and dL/dE never exists whole: block by block it is
+    /// dL^T s plus the lookup rows, taken back through the normalization (NISER), then Adam, and
+    /// the block's normalized rows are rewritten for the next step. The normalized table is
+    /// kept between steps, so no table-sized buffer is allocated per step.
+    /// `DANSeRObjective.evaluate` is the plain reference this is tested against.
     mutating func danserStep(_ batch: SessionBatch, learningRate: Float) -> Double {
         let network = model.network
+        let head = network.head
         let configuration = model.configuration
         let rows = batch.count
         let n = model.itemCount
@@ -14,26 +20,57 @@ extension Trainer {
         let mask = DANSeRObjective.dropoutMask(
             nodes: batch.nodeCount, hidden: configuration.hiddenSize, rate: configuration.dropout, random: &random)
         let objective = DANSeRObjective(network: network, configuration: configuration, threads: threads)
+        let slot = network.scorer.table
+        // Taken out of the trainer while it is written, so the writes never copy it.
+        let current = normalizedStep == optimizer.step
+        var table: ScoringHead.NormalizedTable? = nil
+        if head.normalizes {
+            table = normalized ?? ScoringHead.NormalizedTable(
+                values: [Float](repeating: 0, count: slot.count), norms: [Float](repeating: 1, count: slot.rows))
+            normalized = nil
+        }
+        let threads = threads
         var loss = 0.0
         model.parameters.withUnsafeMutableBufferPointer { values in
             gradients.withUnsafeMutableBufferPointer { grads in
                 logits.withUnsafeMutableBufferPointer { logitBuffer in
-                    grads.update(repeating: 0)
                     let p = ParameterAccess(values: values.baseAddress!, gradients: grads.baseAddress!)
-                    let outcome = objective.evaluate(
-                        batch, p, logits: logitBuffer.baseAddress!, dropoutMask: mask, random: &random)
-                    loss = outcome.loss
-                    timings.add(outcome.timings)
+                    let dl = logitBuffer.baseAddress!
+                    // The table's gradient rows stay zero between steps except those a step
+                    // touches (the fused update re-zeroes them); zero the rest here.
+                    let rest = slot.offset + slot.count
+                    (grads.baseAddress! + rest).update(repeating: 0, count: grads.count - rest)
                     var clock = PhaseTimings.now()
+                    if !current, table != nil { head.normalize(p, into: &table!, threads: threads) }
+                    timings.sessionForward += PhaseTimings.lap(&clock)
+                    let forward = objective.forwardAndLoss(
+                        batch, p, table: table, logits: dl, dropoutMask: mask, random: &random, timings: &timings)
+                    loss = forward.loss
+                    clock = PhaseTimings.now()
                     guard loss.isFinite else { return }
+                    let ds = head.backward(
+                        forward.cache, logitGradient: dl, p, table: table, tableGradient: nil,
+                        sessionGradientOnly: true, threads: threads)
+                    timings.scoringBackward += PhaseTimings.lap(&clock)
+                    // dL/dH0 lands on the batch's item rows (of E^ under NISER): the sparse part of dL/dE.
+                    let dh = network.initialStateGradients(forward.split, sessionGradient: ds, p)
+                    network.addLookupGradients(dh, forward.split, into: p.gradient(slot))
+                    timings.sessionBackward += PhaseTimings.lap(&clock)
                     let step = optimizer.begin(learningRate: learningRate, l2: configuration.l2)
-                    let trainable = network.frozenStart
+                    let fused = FusedScoringStep(scorer: network.scorer, threads: threads)
                     optimizer.withMoments { m, v in
-                        let box = UncheckedBox((values.baseAddress!, grads.baseAddress!, m, v))
-                        Parallel.forEachRange(count: trainable, threads: threads) { range in
-                            AdamState.apply(
-                                step, values: box.value.0, gradients: box.value.1, m: box.value.2, v: box.value.3,
-                                range: range)
+                        AdamState.apply(
+                            step, values: values.baseAddress!, gradients: grads.baseAddress!, m: m, v: v,
+                            range: rest..<network.frozenStart)
+                        func update(_ normalized: ScoringHead.NormalizedRows?) {
+                            fused.updateTable(
+                                logitGradient: dl, rows: rows, sessions: forward.cache.scored,
+                                touchedRows: batch.nodeItems, adam: step, m: m, v: v, p, normalized: normalized)
+                        }
+                        if table != nil {
+                            table!.withMutableRows(hidden: slot.cols) { update($0) }
+                        } else {
+                            update(nil)
                         }
                     }
                     timings.optimizer += PhaseTimings.lap(&clock)
@@ -43,6 +80,8 @@ extension Trainer {
         }
         self.optimizer = optimizer
         self.timings = timings
+        normalized = table
+        normalizedStep = optimizer.step
         return loss
     }
 }

@@ -42,33 +42,15 @@ struct FusedScoringStep {
     func sessionGradient(
         probabilities: UnsafePointer<Float>, scales: [Float], targets: [Int32], hidden d: Int, _ p: ParameterAccess
     ) -> Matrix {
-        let n = scorer.itemCount
         let rows = scales.count
-        let parts = max(1, min(threads, n))
-        var partial = [Float](repeating: 0, count: parts * rows * d)
         let e = p.value(scorer.table)
-        partial.withUnsafeMutableBufferPointer { pp in
-            let box = UncheckedBox((probabilities, e + d, pp.baseAddress!))
-            Parallel.forEachRange(count: parts, threads: parts) { range in
-                let (probabilities, items, out) = box.value
-                for part in range {
-                    let lower = n * part / parts
-                    let count = n * (part + 1) / parts - lower
-                    BLAS.gemm(
-                        transposeA: false, transposeB: false, m: rows, n: d, k: count,
-                        a: probabilities + lower, lda: n, b: items + lower &* d, ldb: d,
-                        c: out + part &* rows &* d, ldc: d)
-                }
-            }
-        }
-        var ds = Matrix(rows: rows, cols: d)
+        var ds = ItemScorer.sessionGradient(
+            logitGradient: probabilities, rows: rows, table: e, itemCount: scorer.itemCount, hidden: d, threads: threads)
         let invRows = 1 / Float(rows)
         for row in 0..<rows {
             let target = e + Int(targets[row]) &* d
             for col in 0..<d {
-                var sum: Float = 0
-                for part in 0..<parts { sum += partial[(part * rows + row) * d + col] }
-                ds.storage[row * d + col] = scales[row] * sum - invRows * target[col]
+                ds.storage[row * d + col] = scales[row] * ds.storage[row * d + col] - invRows * target[col]
             }
         }
         return ds
@@ -83,7 +65,6 @@ struct FusedScoringStep {
     ) {
         let table = scorer.table
         let d = table.cols
-        let n = scorer.itemCount
         let rows = scales.count
         let gradients = p.gradient(table)
         // The target term is sparse: fold it into the gradient buffer with the lookup gradients.
@@ -96,10 +77,29 @@ struct FusedScoringStep {
         for row in 0..<rows {
             for col in 0..<d { scaled.storage[row * d + col] *= scales[row] }
         }
-        let sorted = Array(Set(touchedRows + targets)).sorted()
+        updateTable(
+            logitGradient: probabilities, rows: rows, sessions: scaled, touchedRows: touchedRows + targets,
+            adam: adam, m: m, v: v, p, normalized: nil)
+    }
+
+    /// dE = dL^T s (`logitGradient` B x N, `sessions` B x d) + (sparse gradients already in the
+    /// gradient buffer's `touchedRows`, re-zeroed here), applied block by block through Adam.
+    /// With `normalized` (NISER) that sum is the gradient of the normalized table: each block
+    /// is taken back through the normalization before Adam, and afterwards the normalized rows
+    /// of the updated block are written for the next step.
+    func updateTable(
+        logitGradient: UnsafePointer<Float>, rows: Int, sessions: Matrix, touchedRows: [Int32],
+        adam: AdamState.Step, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, _ p: ParameterAccess,
+        normalized: ScoringHead.NormalizedRows?
+    ) {
+        let table = scorer.table
+        let d = table.cols
+        let n = scorer.itemCount
+        let gradients = p.gradient(table)
+        let sorted = Array(Set(touchedRows)).sorted()
         let tableRows = n + 1
-        scaled.storage.withUnsafeBufferPointer { sp in
-            let box = UncheckedBox((probabilities, sp.baseAddress!, p.value(table), gradients, m + table.offset, v + table.offset))
+        sessions.storage.withUnsafeBufferPointer { sp in
+            let box = UncheckedBox((logitGradient, sp.baseAddress!, p.value(table), gradients, m + table.offset, v + table.offset))
             Parallel.forEachRange(count: tableRows, threads: threads) { range in
                 let (probabilities, scaled, values, gradients, m, v) = box.value
                 let buffer = UnsafeMutablePointer<Float>.allocate(capacity: Self.blockRows * d)
@@ -127,9 +127,13 @@ struct FusedScoringStep {
                     }
                     // The buffer holds rows lower..<upper; shift pointers so indices line up.
                     let offset = lower &* d
+                    if let normalized {
+                        normalized.tangentGradient(rows: first..<upper, gradient: buffer - offset, table: values)
+                    }
                     AdamState.apply(
                         adam, values: values, gradients: buffer - offset, m: m, v: v,
                         range: offset..<(upper &* d))
+                    normalized?.normalize(rows: first..<upper, of: values)
                     lower = upper
                 }
             }

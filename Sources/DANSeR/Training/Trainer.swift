@@ -20,6 +20,7 @@ public struct Trainer: Sendable {
         public let learningRate: Float
     }
 
+    /// Code that changes the weights outside a step must set `normalizedStep = -1`.
     public internal(set) var model: Model
     public internal(set) var optimizer: AdamState
     /// Epochs finished so far; the next epoch to run has this index (0-based).
@@ -35,6 +36,10 @@ public struct Trainer: Sendable {
 
     var gradients: [Float]
     var logits: [Float] = []
+    /// DANSeR's step keeps the normalized table (NISER) between steps; it is that of the
+    /// weights after optimizer step `normalizedStep` (-1: none).
+    var normalized: ScoringHead.NormalizedTable?
+    var normalizedStep = -1
 
     /// A fresh model initialized from `seed`.
     public init(configuration: ModelConfiguration, itemCount: Int, seed: UInt64, threads: Int = 1) throws(DANSeRError) {
@@ -133,7 +138,7 @@ public struct Trainer: Sendable {
                     let rest = table.offset + table.count
                     (grads.baseAddress! + rest).update(repeating: 0, count: grads.count - rest)
                     var clock = PhaseTimings.now()
-                    let pass = network.forward(batch, p)
+                    let pass = network.forward(batch, p, threads: threads)
                     timings.sessionForward += PhaseTimings.lap(&clock)
                     network.scorer.scores(pass.sessions, p, into: logitBuffer.baseAddress!, threads: threads)
                     timings.scoring += PhaseTimings.lap(&clock)
@@ -146,7 +151,8 @@ public struct Trainer: Sendable {
                         probabilities: logitBuffer.baseAddress!, scales: scales, targets: batch.targets,
                         hidden: pass.sessions.cols, p)
                     timings.scoringBackward += PhaseTimings.lap(&clock)
-                    network.backward(pass, sessionGradient: ds, batch: batch, p)
+                    let dh = network.initialStateGradients(pass, sessionGradient: ds, p)
+                    network.addLookupGradients(dh, pass, into: p.gradient(table))
                     timings.sessionBackward += PhaseTimings.lap(&clock)
                     let step = optimizer.begin(learningRate: learningRate, l2: l2)
                     optimizer.withMoments { m, v in

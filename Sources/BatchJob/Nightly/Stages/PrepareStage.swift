@@ -56,14 +56,19 @@ struct PrepareStage: Stage {
             (mode, reason) = (.retrain, "no base model to fine-tune")
         }
         var training = full.training
+        var trainingEndTimes = full.trainingEndTimes
         if mode == .finetune {
             // The recent window only; the vocabulary and the evaluation set stay those of the full split.
             let windowStart = settings.evaluationStartMicros - Int64(settings.finetuneWindowDays) * 86_400_000_000
             let recent = try? makeSplit(ingested.clicks(from: windowStart), vocabulary: full.itemIDs, settings: settings)
-            training = recent?.training.map { $0.filter { Int($0) <= full.itemCount } }.filter { $0.count >= 2 } ?? []
+            let kept = zip(recent?.training ?? [], recent?.trainingEndTimes ?? [])
+                .map { ($0.0.filter { Int($0) <= full.itemCount }, $0.1) }.filter { $0.0.count >= 2 }
+            training = kept.map(\.0)
+            trainingEndTimes = kept.map(\.1)
             if training.isEmpty {
                 (mode, reason) = (.retrain, "no recent sessions to fine-tune on")
                 training = full.training
+                trainingEndTimes = full.trainingEndTimes
             }
         }
         context.logger.info("training mode", metadata: ["mode": "\(mode.rawValue)", "reason": "\(reason)"])
@@ -84,7 +89,9 @@ struct PrepareStage: Stage {
         context.summary.counts["evaluation_sessions"] = full.test.count
         let trainedThrough = ingested.clickTime.lazy.filter { [start = settings.evaluationStartMicros] in $0 < start }.max() ?? settings.evaluationStartMicros
         return Output(
-            data: PreparedData(split: full, training: training, mode: mode, modeReason: reason, base: base.record, trainedThroughMicros: trainedThrough),
+            data: PreparedData(
+                split: full, training: training, trainingEndTimes: trainingEndTimes, mode: mode, modeReason: reason, base: base.record,
+                trainedThroughMicros: trainedThrough),
             base: base)
     }
 
@@ -99,6 +106,8 @@ struct PrepareStage: Stage {
 struct PreparedData {
     var split: SessionSplit<String>
     var training: [Session]
+    /// Time of each training session's last click, parallel to `training` (for the validation split).
+    var trainingEndTimes: [Int64]
     var mode: TrainingMode
     var modeReason: String
     /// The model a fine-tune starts from and the candidate is compared with (see `BaseModel`).

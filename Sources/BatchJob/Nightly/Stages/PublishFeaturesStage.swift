@@ -47,6 +47,7 @@ struct PublishFeaturesStage: Stage {
             default: try context.registry.reject(version: version, reason: verdict.reason, on: connection)
             }
             try context.checkpoints.delete(asOfDay: asOfDay, fingerprint: trained.fingerprint, on: connection)
+            try context.checkpoints.delete(asOfDay: asOfDay, fingerprint: trained.fingerprint + ".best", on: connection)
             return version
         }
         context.summary.modelVersion = version
@@ -69,6 +70,7 @@ struct PublishFeaturesStage: Stage {
             "configuration": JSON.decodeObject(JSON.encode(trained.trainer.model.configuration)),
             "epochs": trained.epochs, "seed": Int(truncatingIfNeeded: settings.seed), "evaluation_days": settings.evaluationDays,
             "min_item_clicks": settings.minItemClicks, "finetune_window_days": settings.finetuneWindowDays,
+            "validation": "\(settings.validationWindow)", "patience": settings.patience,
             "source": [
                 "table": settings.source.table, "session_column": settings.source.sessionColumn,
                 "item_column": settings.source.itemColumn, "time_column": settings.source.timeColumn,

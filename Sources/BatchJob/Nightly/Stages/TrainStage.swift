@@ -42,8 +42,11 @@ struct TrainStage: Stage {
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
         }
+        let warmStart = trainer.model
+        var resumed = false
         if settings.discardCheckpoint {
             try context.checkpoints.delete(asOfDay: asOfDay, fingerprint: fingerprint, on: context.connection)
+            try context.checkpoints.delete(asOfDay: asOfDay, fingerprint: fingerprint + ".best", on: context.connection)
             context.summary.notes.append("Discarded the saved training checkpoint (--discard-checkpoint); trained from the start.")
         }
         if let saved = try context.checkpoints.load(asOfDay: asOfDay, fingerprint: fingerprint, on: context.connection) {
@@ -51,29 +54,77 @@ struct TrainStage: Stage {
                 try Checkpoint(decoding: Data(saved.checkpoint)).makeTrainer(
                     expecting: trainer.model.configuration, itemCount: data.split.itemCount, threads: settings.threads)
             }
+            resumed = true
             context.logger.notice("resuming training from the checkpoint of a previous attempt", metadata: ["epoch": "\(saved.epoch)"])
             context.summary.notes.append("Resumed training after epoch \(saved.epoch) of an interrupted attempt.")
         }
-        let examples = PrefixSet(sessions: data.training)
-        let evaluation = PrefixSet(sessions: data.split.test)
+        // The epoch is chosen on the most recent training sessions; the evaluation days stay for the gate.
+        var fit = data.training
+        var held: [Session] = []
+        do {
+            let split = try ValidationSplit(training: data.training, endTimes: data.trainingEndTimes, window: settings.validationWindow)
+            (fit, held) = (split.fit, split.validation)
+        } catch {
+            guard error.code == .datasetTooSmall else { throw error }
+            context.summary.notes.append("No validation split (\(error.message)): \(epochs) epoch(s) trained on every training session.")
+        }
+        let examples = PrefixSet(sessions: fit)
+        let validation = PrefixSet(sessions: held)
         context.summary.counts["training_prefixes"] = examples.count
-        context.summary.counts["evaluation_prefixes"] = evaluation.count
-        while trainer.completedEpochs < epochs {
+        context.summary.counts["validation_prefixes"] = validation.count
+        context.summary.counts["evaluation_prefixes"] = PrefixSet(sessions: data.split.test).count
+        context.summary.notes.append(
+            "Model \(NightlyJob.configurationName(of: trainer.model.configuration, named: settings.configurationName)): \(trainer.model.configuration.summary).")
+        var selection = EpochSelection(patience: settings.patience)
+        // The best epoch so far is kept as a checkpoint of its own, so a resumed run chooses as an uninterrupted one would.
+        let bestKey = fingerprint + ".best"
+        if validation.count > 0 {
+            if data.mode == .finetune {
+                // The warm start itself competes: a fine-tune that does not help on validation is not kept.
+                selection.record(epoch: 0, validation: Evaluator.evaluate(warmStart, on: validation, threads: settings.threads), model: warmStart)
+            }
+            if resumed, let saved = try context.checkpoints.load(asOfDay: asOfDay, fingerprint: bestKey, on: context.connection) {
+                let best = try TrainingCheckpointStore.resume(settings.asOf.description) {
+                    try Checkpoint(decoding: Data(saved.checkpoint)).makeTrainer(
+                        expecting: trainer.model.configuration, itemCount: data.split.itemCount, threads: settings.threads).model
+                }
+                selection.record(epoch: saved.epoch, validation: Evaluator.evaluate(best, on: validation, threads: settings.threads), model: best)
+            }
+            if resumed { selection.resume(after: trainer.completedEpochs) }
+        }
+        while trainer.completedEpochs < epochs, !selection.shouldStop {
             let progress = ProgressReporter(label: "epoch \(trainer.completedEpochs + 1)/\(epochs)", total: Int64(examples.count), unit: "prefixes", logger: context.logger)
             let epoch = try trainer.trainEpoch(on: examples) { report in
                 progress.update(completed: Int64(report.examples))
                 return !ShutdownSignal.isRequested
             }
             progress.finish()
-            let result = Evaluator.evaluate(trainer.model, on: evaluation, threads: settings.threads)
-            context.summary.epochs.append(RunReport.EpochRow(epoch: epoch.epoch + 1, loss: epoch.meanLoss, precisionAt20: result.precision(at: 20) * 100, mrrAt20: result.reciprocalRank(at: 20) * 100))
-            context.logger.info("epoch done", metadata: [
-                "epoch": "\(epoch.epoch + 1)", "loss": "\(String(format: "%.4f", epoch.meanLoss))",
-                "p20": "\(String(format: "%.2f", result.precision(at: 20) * 100))", "mrr20": "\(String(format: "%.2f", result.reciprocalRank(at: 20) * 100))",
-            ])
-            try context.checkpoints.save(
-                asOfDay: asOfDay, fingerprint: fingerprint, epoch: trainer.completedEpochs, checkpoint: Array(Checkpoint(trainer).encoded()),
-                runID: context.runID, on: context.connection)
+            var best = false
+            if validation.count > 0 {
+                let result = Evaluator.evaluate(trainer.model, on: validation, threads: settings.threads)
+                best = selection.record(epoch: epoch.epoch + 1, validation: result, model: trainer.model)
+                context.summary.epochs.append(RunReport.EpochRow(epoch: epoch.epoch + 1, loss: epoch.meanLoss, precisionAt20: result.precision(at: 20) * 100, mrrAt20: result.reciprocalRank(at: 20) * 100))
+                context.logger.info("epoch done", metadata: [
+                    "epoch": "\(epoch.epoch + 1)", "loss": "\(String(format: "%.4f", epoch.meanLoss))",
+                    "validation_p20": "\(String(format: "%.2f", result.precision(at: 20) * 100))",
+                    "validation_mrr20": "\(String(format: "%.2f", result.reciprocalRank(at: 20) * 100))", "best": "\(best)",
+                ])
+            } else {
+                context.summary.epochs.append(RunReport.EpochRow(epoch: epoch.epoch + 1, loss: epoch.meanLoss, precisionAt20: .nan, mrrAt20: .nan))
+            }
+            let checkpoint = Array(Checkpoint(trainer).encoded())
+            let completed = trainer.completedEpochs
+            try context.connection.withTransaction { connection in
+                try context.checkpoints.save(asOfDay: asOfDay, fingerprint: fingerprint, epoch: completed, checkpoint: checkpoint, runID: context.runID, on: connection)
+                if best { try context.checkpoints.save(asOfDay: asOfDay, fingerprint: bestKey, epoch: completed, checkpoint: checkpoint, runID: context.runID, on: connection) }
+            }
+        }
+        if let best = selection.bestModel, let bestEpoch = selection.bestEpoch {
+            let trained = trainer.completedEpochs
+            if bestEpoch != trained { try trainer.rewind(to: best, completedEpochs: bestEpoch) }
+            context.summary.notes.append(
+                "Epoch \(bestEpoch) of \(trained) kept, chosen on validation (\(settings.validationWindow), \(validation.count) prefixes)"
+                    + (selection.shouldStop ? "; stopped early after \(settings.patience) epoch(s) without progress." : "."))
         }
         return .trained(TrainedModel(trainer: trainer, parent: parent, fingerprint: fingerprint, epochs: epochs))
     }
@@ -85,6 +136,7 @@ struct TrainStage: Stage {
             settings.asOf.description, data.mode.rawValue, settings.configurationName, JSON.encode(settings.configuration),
             "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.finetuneWindowDays)",
             "\(settings.finetuneRateScale)", "\(data.split.itemCount)", "\(data.training.count)", "base \(data.base.map { String($0.version) } ?? "none")",
+            "\(settings.validationWindow)", "\(settings.patience)",
         ]
         return String(ShardSpec.hash(parts.joined(separator: "|")), radix: 16)
     }

@@ -1,0 +1,65 @@
+/// Picks the epoch on validation and stops early: the best epoch is the one with the highest
+/// validation MRR@20, then P@20 (an earlier epoch wins a tie); training stops once `patience`
+/// epochs in a row have not improved on it. The best model is kept, so later, worse epochs never
+/// reach the caller.
+public struct EpochSelection: Sendable {
+    /// Epochs without a new best before stopping (at least 1).
+    public let patience: Int
+    /// The best epoch so far (1-based) and its validation result.
+    public private(set) var bestEpoch: Int?
+    public private(set) var bestResult: EvaluationResult?
+    /// The weights after the best epoch.
+    public private(set) var bestModel: Model?
+    /// Epochs recorded since the best one.
+    public private(set) var epochsSinceBest = 0
+
+    public init(patience: Int) {
+        self.patience = max(1, patience)
+    }
+
+    /// Records the validation result of `epoch` (1-based) with the model after it; returns
+    /// true when it is the new best.
+    @discardableResult
+    public mutating func record(epoch: Int, validation: EvaluationResult, model: Model) -> Bool {
+        if let bestResult, !Self.isBetter(validation, than: bestResult) {
+            epochsSinceBest += 1
+            return false
+        }
+        bestEpoch = epoch
+        bestResult = validation
+        bestModel = model
+        epochsSinceBest = 0
+        return true
+    }
+
+    /// True once `patience` epochs in a row did not improve on the best.
+    public var shouldStop: Bool { epochsSinceBest >= patience }
+
+    /// Higher MRR@20, then higher P@20; equal is not better.
+    public static func isBetter(_ a: EvaluationResult, than b: EvaluationResult) -> Bool {
+        let (mrrA, mrrB) = (a.reciprocalRank(at: 20), b.reciprocalRank(at: 20))
+        if mrrA != mrrB { return mrrA > mrrB }
+        return a.precision(at: 20) > b.precision(at: 20)
+    }
+}
+
+extension Trainer {
+    /// Goes back to `model` (the best on validation) as the state after `completedEpochs`
+    /// epochs; the optimizer's moments stay those of the last epoch trained.
+    public mutating func rewind(to model: Model, completedEpochs: Int) throws(DANSeRError) {
+        guard model.layout == self.model.layout, model.configuration == self.model.configuration else {
+            throw DANSeRError(.invalidConfiguration, "the model to go back to has another configuration or layout")
+        }
+        self.model = model
+        self.completedEpochs = completedEpochs
+        normalizedStep = -1
+    }
+}
+
+extension EpochSelection {
+    /// After restoring the best of an interrupted run: `completedEpochs` were trained in all,
+    /// so the epochs after the best count towards the patience as they did then.
+    public mutating func resume(after completedEpochs: Int) {
+        epochsSinceBest = max(0, completedEpochs - (bestEpoch ?? 0))
+    }
+}
