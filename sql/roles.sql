@@ -36,3 +36,7 @@ GRANT EXECUTE ON FUNCTION danser.drop_recommendations_day(date) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.create_recommendations_shard_staging(date, integer, integer) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.complete_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint) TO danser_job;
 GRANT SELECT, INSERT, UPDATE, DELETE ON danser.score_shards TO danser_job;
+
+-- The job lease of migration 0007: only the job (and the owner) may take or release it.
+REVOKE ALL ON danser.job_lease FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON danser.job_lease TO danser_job;
