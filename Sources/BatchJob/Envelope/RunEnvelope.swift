@@ -53,10 +53,10 @@ final class RunEnvelope: Sendable {
         self.logger = logger
         self.timing = timing
         ShutdownSignal.install()
-        ShutdownSignal.setLastWords(grace: shutdownGrace) { [weak self] in self?.lastWords() }
+        ShutdownSignal.setLastWords(owner: ObjectIdentifier(self), grace: shutdownGrace) { [weak self] in self?.lastWords() }
     }
 
-    deinit { ShutdownSignal.setLastWords(grace: nil, nil) }
+    deinit { ShutdownSignal.clearLastWords(owner: ObjectIdentifier(self)) }
 
     static func isProcessAlive(_ pid: Int32) -> Bool {
         pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
@@ -161,6 +161,7 @@ final class RunEnvelope: Sendable {
     /// Stops the heartbeat and gives the lease up (best effort: an unreachable server lets it
     /// expire).
     func end(on connection: Connection?) {
+        ShutdownSignal.clearLastWords(owner: ObjectIdentifier(self))
         let lease = state.withLock { state -> JobLease? in
             state.ended = true
             defer { state.lease = nil }
@@ -191,19 +192,27 @@ final class RunEnvelope: Sendable {
         thread.start()
     }
 
+    /// Beats every `heartbeatSeconds`, and at once when the run enters a new stage.
     private func heartbeatLoop() {
         var connection: Connection?
         var failing = false
+        var written: (stage: String?, at: Date) = (nil, .distantPast)
         while true {
-            Thread.sleep(forTimeInterval: timing.heartbeatSeconds)
+            Thread.sleep(forTimeInterval: min(0.1, timing.heartbeatSeconds))
             let snapshot = state.withLock { $0 }
             if snapshot.ended { return }
+            let stage = RunStage.current
+            let due = Date().timeIntervalSince(written.at) >= (failing ? 1 : timing.heartbeatSeconds)
+            guard due || stage != written.stage || snapshot.pendingCause != nil else { continue }
             do {
                 if connection?.isAlive != true { connection = quickConnection() }
                 guard let connection else { throw FeatureStoreError(.connectionFailed, "cannot reach the server") }
                 if let runID = snapshot.runID {
-                    try ledger.heartbeat(runID: runID, stage: RunStage.current, on: connection)
-                    if let cause = snapshot.pendingCause { try ledger.noteCause(runID: runID, cause: cause, on: connection) }
+                    try ledger.heartbeat(runID: runID, stage: stage, on: connection)
+                    if let cause = snapshot.pendingCause {
+                        try ledger.noteCause(runID: runID, cause: cause, on: connection)
+                        state.withLock { if $0.pendingCause == cause { $0.pendingCause = nil } }
+                    }
                 }
                 if let lease = snapshot.lease, !snapshot.leaseLost, try !lease.heartbeat(runID: snapshot.runID, on: connection) {
                     state.withLock { $0.leaseLost = true }
@@ -211,9 +220,11 @@ final class RunEnvelope: Sendable {
                 }
                 if failing { logger.notice("heartbeat restored") }
                 failing = false
+                written = (stage, Date())
             } catch {
                 if !failing { logger.warning("heartbeat failed; retrying", metadata: ["error": "\(error)"]) }
                 failing = true
+                written.at = Date()
                 connection = nil
             }
         }

@@ -10,7 +10,7 @@ struct NightlyCommand: ParsableCommand {
         abstract: "Ingest, train or fine-tune, evaluate and gate, publish features, precompute top-K, record: for one date.",
         discussion: """
             Reads clicks strictly before --as-of (UTC midnight). A date that already succeeded is a no-op \
-            unless --rerun. Exit codes: 0 done (or already done), 4 skipped (another run holds the lock), \
+            unless --rerun. Exit codes: 0 done (or already done), 4 skipped (another run holds the job lease; the message names it), \
             5 interrupted, 64 usage, 65 too little data, 69/75 database unavailable, 77 permission, 78 configuration.
             """
     )

@@ -10,7 +10,7 @@ import Synchronization
 enum ShutdownSignal {
     static let requested = Atomic<Bool>(false)
     private static let installed = Atomic<Bool>(false)
-    private static let lastWords = Mutex<(grace: Double?, words: (@Sendable () -> Void)?)>((nil, nil))
+    private static let lastWords = Mutex<(owner: ObjectIdentifier?, grace: Double?, words: (@Sendable () -> Void)?)>((nil, nil, nil))
 
     static let defaultGrace: Double = {
         if let text = ProcessInfo.processInfo.environment["DANSER_SHUTDOWN_GRACE_SECONDS"], let value = Double(text), value >= 0 { return value }
@@ -27,8 +27,13 @@ enum ShutdownSignal {
     }
 
     /// What to record when the grace is over (nil: nothing), and the grace (nil: the default).
-    static func setLastWords(grace: Double?, _ words: (@Sendable () -> Void)?) {
-        lastWords.withLock { $0 = (grace, words) }
+    static func setLastWords(owner: ObjectIdentifier? = nil, grace: Double?, _ words: (@Sendable () -> Void)?) {
+        lastWords.withLock { $0 = (owner, grace, words) }
+    }
+
+    /// Forgets the last words of `owner`, if they are still the ones registered.
+    static func clearLastWords(owner: ObjectIdentifier) {
+        lastWords.withLock { if $0.owner == owner { $0 = (nil, $0.grace, nil) } }
     }
 
     private static func watch() {

@@ -84,7 +84,8 @@ public final class JobLease: Sendable {
             let conflicting = live.filter { holder in
                 switch claim.scope {
                 case .exclusive: return true
-                case .shared(let key): return holder.scope != "shared" || holder.shareKey != key
+                // Two copies of one shard never run side by side either.
+                case .shared(let key): return holder.scope != "shared" || holder.shareKey != key || holder.purpose == claim.purpose
                 }
             }
             if !conflicting.isEmpty { return (.held(by: conflicting), takenOver) }
