@@ -72,7 +72,7 @@ import Testing
     /// run side by side.
     @Test func shardsAndANightlyExcludeEachOther() throws {
         let database = try Self.migrated()
-        let common = ["--as-of", "2014-04-07", "--log-format", "json", "--retry-attempts", "1"]
+        let common = ["--as-of", "2014-04-07", "--log-format", "json"]
         try Self.holdLease(database, scope: "shared", shareKey: "score 2014-04-07 in 2 shards", purpose: "score 2014-04-07 shard 0/2", runID: 7, host: "batch-8.example", pid: 100)
         let nightly = try Harness.run(["nightly", "--rerun"] + common, database: database)
         #expect(nightly.status == 4, "\(nightly.stderr.suffix(1000))")
@@ -147,7 +147,8 @@ import Testing
             """.write(toFile: metrics + "/danser_batch.prom", atomically: true, encoding: .utf8)
         let nowhere = ConnectionConfiguration("host=\(Harness.scratchFolder)/no-server port=5 user=nobody dbname=nothing")
         let run = try Harness.run(
-            ["nightly", "--as-of", "2014-04-07", "--metrics-dir", metrics, "--retry-attempts", "1", "--log-format", "json"], database: nowhere)
+            ["nightly", "--as-of", "2014-04-07", "--metrics-dir", metrics, "--log-format", "json"], database: nowhere,
+            environment: ["DANSER_RETRY_ATTEMPTS": "1"])
         #expect(run.status == 69, "\(run.stderr)")
         let text = (try? String(contentsOfFile: metrics + "/danser_batch.prom", encoding: .utf8)) ?? ""
         #expect(text.contains("danser_batch_last_run_status{status=\"failed\"} 1"), "\(text)")
