@@ -43,9 +43,15 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // FAISS's inverted-file index behind a small C interface (Debian ships FAISS as a static
+        // C++ library that needs OpenMP and BLAS at link time).
+        .target(
+            name: "CFaiss",
+            linkerSettings: [.linkedLibrary("faiss"), .linkedLibrary("gomp"), .linkedLibrary("openblas")]
+        ),
         .target(
             name: "DANSeR",
-            dependencies: ["CBLAS"],
+            dependencies: ["CBLAS", "CFaiss"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -90,5 +96,6 @@ let package = Package(
             dependencies: ["FeatureStore"],
             swiftSettings: swiftSettings
         ),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

@@ -4,8 +4,9 @@ import Testing
 @testable import BatchJob
 
 @Suite struct SyntheticClickLogTests {
-    func clicks(seed: UInt64) -> [ClickRecord] {
+    func clicks(seed: UInt64, newItemShare: Double = 0) -> [ClickRecord] {
         var options = SyntheticClickLog.Options()
+        options.newItemShare = newItemShare
         options.sessions = 500
         options.items = 100
         options.clusters = 5
@@ -28,6 +29,21 @@ import Testing
         #expect(records.allSatisfy { $0.timeMicros >= start && $0.timeMicros < 1_464_134_400_000_000 })
         #expect(records.allSatisfy { $0.sessionID.hasPrefix("synthetic-") && $0.itemID.hasPrefix("synthetic-") })
         #expect(Set(records.map(\.sessionID)).count > 400)
+    }
+
+    @Test func newItemsAppearDayByDay() {
+        /// Items whose first click falls after the first day of the history.
+        func lateItems(_ records: [ClickRecord]) -> Int {
+            let firstDay = records.map(\.timeMicros).min()! / 86_400_000_000
+            var first: [String: Int64] = [:]
+            for record in records { first[record.itemID] = min(first[record.itemID, default: .max], record.timeMicros / 86_400_000_000) }
+            return first.values.filter { $0 > firstDay }.count
+        }
+        let steady = clicks(seed: 3)
+        let growing = clicks(seed: 3, newItemShare: 0.5)
+        #expect(lateItems(growing) > lateItems(steady) + 10)
+        // No share: the same log as ever, so demos and tests keep their data.
+        #expect(clicks(seed: 3, newItemShare: 0) == steady)
     }
 
     @Test func clicksOfASessionAreInTimeOrder() {

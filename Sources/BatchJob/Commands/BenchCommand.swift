@@ -25,6 +25,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreadCount(threads)
+        print(MachineDescription.current(threads: threads))
         let f = try KernelBenchmark.run(repetitions: repetitions, threads: threads)
         print("kernels, B 100, d 100, N 43,097, \(threads) threads, \(repetitions) repetitions:")
         print(String(format: "  plain cblas_sgemm (100x100)*(100x43097):  %7.1f GFLOP/s  (ceiling)", f.plainProduct))

@@ -31,6 +31,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "End of the history, exclusive, as YYYY-MM-DD in UTC (default: today).")
     var end: String?
 
+    @Option(help: "Share of the catalogue released during the history, evenly over its days after the first (0 to 1).")
+    var newItemShare = 0.0
+
     @Option(help: "Random seed.")
     var seed: UInt64 = 1
 
@@ -39,6 +42,7 @@ struct GenerateCommand: ParsableCommand {
         guard (2...10_000_000).contains(items) else { throw ValidationError("--items must be between 2 and 10,000,000 (got \(items)).") }
         guard (1...items).contains(clusters) else { throw ValidationError("--clusters must be between 1 and --items (got \(clusters)).") }
         guard (1...3_650).contains(days) else { throw ValidationError("--days must be between 1 and 3,650 (got \(days)).") }
+        guard (0...1).contains(newItemShare) else { throw ValidationError("--new-item-share must be between 0 and 1 (got \(newItemShare)).") }
         if let end, Self.parseDay(end) == nil { throw ValidationError("--end must be a date like 2026-05-25 (got '\(end)').") }
     }
 
@@ -49,6 +53,7 @@ struct GenerateCommand: ParsableCommand {
         options.clusters = clusters
         options.days = days
         options.seed = seed
+        options.newItemShare = newItemShare
         options.endMicros = end.flatMap(Self.parseDay) ?? Self.startOfToday()
         do {
             let count = try Self.write(options, to: output)

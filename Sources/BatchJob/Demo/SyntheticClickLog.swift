@@ -19,6 +19,9 @@ struct SyntheticClickLog: Sendable {
         var endMicros: Int64 = 0
         /// Mean number of clicks per session (default 5).
         var meanSessionLength = 5.0
+        /// Share of the catalogue released during the history, spread evenly over its days after
+        /// the first; an item is never clicked before its release (default 0: all items from day 0).
+        var newItemShare = 0.0
         /// Seed: the same options and seed always give the same log.
         var seed: UInt64 = 1
     }
@@ -50,10 +53,11 @@ struct SyntheticClickLog: Sendable {
 
         for (index, startSecond) in starts.enumerated() {
             let length = sessionLength(&random)
+            let day = Int(startSecond / 86_400)
             var micros = startMicros + startSecond * 1_000_000 + Int64(random.next(below: 1_000_000))
             var clicked: [Int] = []
             var cluster = catalogue.pickCluster(&random)
-            var item = catalogue.pickItem(in: cluster, &random)
+            var item = catalogue.pickItem(in: cluster, day: day, &random)
             for _ in 0..<length {
                 // Never spill past the end of the history: the last clicks of a late session are cut.
                 guard micros < options.endMicros else { break }
@@ -61,14 +65,14 @@ struct SyntheticClickLog: Sendable {
                 clicked.append(item)
                 let roll = random.nextUnit()
                 if roll < 0.55 {
-                    item = catalogue.successor(of: item, &random)  // the habit a GNN learns
+                    item = catalogue.successor(of: item, day: day, &random)  // the habit a GNN learns
                 } else if roll < 0.80 {
-                    item = catalogue.pickItem(in: cluster, &random)
+                    item = catalogue.pickItem(in: cluster, day: day, &random)
                 } else if roll < 0.92, let earlier = clicked.randomElement(using: &random) {
                     item = earlier  // going back to something already seen
                 } else {
                     cluster = catalogue.pickCluster(&random)
-                    item = catalogue.pickItem(in: cluster, &random)
+                    item = catalogue.pickItem(in: cluster, day: day, &random)
                 }
                 micros += Int64(8 + random.next(below: 170)) * 1_000_000 + Int64(random.next(below: 1_000_000))
             }
@@ -104,6 +108,8 @@ private struct Catalogue {
     let clusterWeights: CumulativeWeights
     let itemWeights: [CumulativeWeights]
     let successors: [[Int]]
+    /// Day of the history on which each item can first be clicked (0 for the initial catalogue).
+    let releaseDay: [Int]
 
     init(options: SyntheticClickLog.Options, random: inout SplitMix64) {
         let clusters = max(1, min(options.clusters, options.items))
@@ -124,11 +130,26 @@ private struct Catalogue {
         self.clusterOfItem = clusterOfItem
         self.itemsOfCluster = itemsOfCluster
         clusterWeights = CumulativeWeights((0..<clusters).map { 1 / pow(Double($0 + 1), 0.8) })
+        var ranks: [[Int]] = []
         itemWeights = itemsOfCluster.map { members in
             var order = Array(0..<members.count)
             order.shuffle(using: &random)
+            ranks.append(order)
             return CumulativeWeights(order.map { 1 / pow(Double($0 + 1), 1.1) })
         }
+        // New items: a random share of those that are not their cluster's most popular (so every
+        // cluster always has something to click), each released on a day after the first.
+        var releaseDay = [Int](repeating: 0, count: options.items + 1)
+        if options.newItemShare > 0, options.days > 1 {
+            for (cluster, members) in itemsOfCluster.enumerated() {
+                for (position, item) in members.enumerated() where ranks[cluster][position] > 0 {
+                    if random.nextUnit() < options.newItemShare {
+                        releaseDay[item] = 1 + Int(random.next(below: UInt64(options.days - 1)))
+                    }
+                }
+            }
+        }
+        self.releaseDay = releaseDay
         // Each item leads on to two or three items, mostly in its own cluster.
         var successors = [[Int]](repeating: [], count: options.items + 1)
         for item in 1...options.items {
@@ -142,14 +163,20 @@ private struct Catalogue {
 
     func pickCluster(_ random: inout SplitMix64) -> Int { clusterWeights.draw(&random) }
 
-    func pickItem(in cluster: Int, _ random: inout SplitMix64) -> Int {
-        itemsOfCluster[cluster][itemWeights[cluster].draw(&random)]
+    /// An item of `cluster` released by `day`, by popularity (the cluster's most popular item is
+    /// always released, so the draw ends).
+    func pickItem(in cluster: Int, day: Int, _ random: inout SplitMix64) -> Int {
+        while true {
+            let item = itemsOfCluster[cluster][itemWeights[cluster].draw(&random)]
+            if releaseDay[item] <= day { return item }
+        }
     }
 
-    /// The first successor is the strongest habit.
-    func successor(of item: Int, _ random: inout SplitMix64) -> Int {
+    /// The first successor is the strongest habit; an unreleased one gives way to its cluster.
+    func successor(of item: Int, day: Int, _ random: inout SplitMix64) -> Int {
         let options = successors[item]
-        return random.nextUnit() < 0.6 ? options[0] : options[Int(random.next(below: UInt64(options.count)))]
+        let next = random.nextUnit() < 0.6 ? options[0] : options[Int(random.next(below: UInt64(options.count)))]
+        return releaseDay[next] <= day ? next : pickItem(in: clusterOfItem[next], day: day, &random)
     }
 }
 

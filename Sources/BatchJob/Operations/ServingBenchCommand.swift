@@ -14,7 +14,7 @@ struct ServingBenchCommand: ParsableCommand {
         discussion: "Run on an otherwise idle machine. The publish part uses the configured or embedded database."
     )
 
-    @Option(help: "Parts to run: score, publish, codec (comma-separated).")
+    @Option(help: "Parts to run: score, publish, codec, approximate (comma-separated; approximate is heavy at 10^6 items).")
     var parts = "score,publish,codec"
     @Option(help: "Catalogue size for scoring.") var items = 43_097
     @Option(help: "Sessions to score (the second pass scores four times as many, to show memory stays flat).") var sessions = 20_000
@@ -22,6 +22,10 @@ struct ServingBenchCommand: ParsableCommand {
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Checkpoint file of a trained model (its weights are scored and its embeddings compressed); default: random weights.")
     var checkpoint: String?
+    @Option(help: "approximate: catalogue sizes, comma-separated (synthetic clustered embeddings; with --checkpoint its catalogue too).")
+    var approximateItems = "100000,1000000"
+    @Option(help: "approximate: inverted-file cells scanned per query, comma-separated.") var probes = "4,16,64"
+    @Option(help: "approximate: sessions scored exactly and approximately per catalogue.") var approximateSessions = 2_000
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
 
@@ -29,10 +33,12 @@ struct ServingBenchCommand: ParsableCommand {
         output.bootstrap()
         let chosen = Set(parts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         try FailureReport.run {
+            print(MachineDescription.current(threads: threads))
             let model = try loadModel()
             if chosen.contains("score") { try benchScoring(model) }
             if chosen.contains("codec") { benchCodec(model) }
             if chosen.contains("publish") { try benchPublish() }
+            if chosen.contains("approximate") { try benchApproximate(checkpointModel: checkpoint == nil ? nil : model) }
         }
     }
 
@@ -81,6 +87,37 @@ struct ServingBenchCommand: ParsableCommand {
             print(String(format: "  %7d sessions: %.2f s, %.0f sessions/s = %.2f of the sgemm ceiling; resident %.0f MiB, peak %.0f MiB",
                 count, seconds, rate, rate / ceiling, ProcessMemory.currentMiB(), ProcessMemory.peakMiB()))
         }
+    }
+
+    /// Recall@20 and speed-up of the inverted-file top-K against exact scoring, per catalogue size.
+    private func benchApproximate(checkpointModel: Model?) throws {
+        BLAS.setThreadCount(1)
+        let probeCounts = try Self.integers(probes, option: "--probes")
+        var models: [(String, Model, [Session])] = []
+        if let checkpointModel {
+            models.append(("trained checkpoint", checkpointModel, sampleSessions(approximateSessions, items: checkpointModel.itemCount)))
+        }
+        for items in try Self.integers(approximateItems, option: "--approximate-items") {
+            let sessions = RetrievalBenchmark.sessions(count: approximateSessions, items: items)
+            models.append(("synthetic clustered", try RetrievalBenchmark.syntheticModel(items: items, sessions: sessions), sessions))
+        }
+        print("approximate top-20 (FAISS IVF-Flat, inner product in d + 1) against exact, \(approximateSessions) sessions, \(threads) threads")
+        for (kind, model, sessions) in models {
+            for row in try RetrievalBenchmark.run(model: model, sessions: sessions, probes: probeCounts, threads: threads) {
+                print(String(format: "  %@ %8d items, %4d lists, %3d probes: recall@20 %.3f; exact %.0f, approximate %.0f sessions/s = %.1fx; index built in %.1f s; peak %.0f MiB",
+                    kind as NSString, row.items, row.lists, row.probes, row.recall, row.exactSessionsPerSecond,
+                    row.approximateSessionsPerSecond, row.approximateSessionsPerSecond / row.exactSessionsPerSecond,
+                    row.buildSeconds, ProcessMemory.peakMiB()))
+            }
+        }
+    }
+
+    private static func integers(_ text: String, option: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw JobError(.usage, "\(option) takes positive whole numbers separated by commas (got '\(text)')")
+        }
+        return values.map { $0! }
     }
 
     private func benchCodec(_ model: Model) {

@@ -16,6 +16,9 @@ public struct Recommender: Sendable {
     public var batchSize = 100
     /// Batches scored side by side, one thread each (BLAS runs single-threaded inside).
     public var threads = 1
+    /// Set for large catalogues: candidates from an inverted-file index instead of scoring every
+    /// item (see `ApproximateTopK`); nil scores every item exactly.
+    public var approximate: ApproximateTopK?
 
     public init(model: Model) { self.model = model }
 
@@ -31,8 +34,9 @@ public struct Recommender: Sendable {
         let size = max(1, batchSize)
         let lanes = max(1, threads)
         let table = model.scoringTable(threads: threads)
-        // One score buffer per lane: memory stays bounded whatever the number of sessions.
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: lanes * size * n)
+        // One score buffer per lane: memory stays bounded whatever the number of sessions. The
+        // approximate path never scores every item, so it needs none.
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: approximate == nil ? lanes * size * n : 1)
         defer { logits.deallocate() }
         var lower = 0
         while lower < sessions.count {
@@ -46,7 +50,9 @@ public struct Recommender: Sendable {
                     let (out, logits, table) = box.value
                     for lane in range {
                         let batch = sessions[starts[lane]..<min(sessions.count, starts[lane] + size)]
-                        out[lane] = scoreBatch(batch, k: k, excludeSeen: excludeSeen, table: table, logits: logits + lane * size * n)
+                        out[lane] = scoreBatch(
+                            batch, k: k, excludeSeen: excludeSeen, table: table,
+                            logits: approximate == nil ? logits + lane * size * n : logits)
                     }
                 }
             }
@@ -67,6 +73,13 @@ public struct Recommender: Sendable {
         var results = [[Recommendation]](repeating: [], count: known.count)
         guard !scorable.isEmpty else { return results }
         let batch = SessionBatch(prefixes: scorable.map { known[$0] }, targets: [Int32](repeating: 0, count: scorable.count))
+        if let approximate {
+            // The index was built from this model; a search failure here is a bug, not bad input.
+            let found = try! approximate.select(
+                batch, sessions: scorable.map { Array(known[$0]) }, model: model, table: table, k: k, excludeSeen: excludeSeen)
+            for (row, index) in scorable.enumerated() { results[index] = found[row] }
+            return results
+        }
         model.scores(batch, table: table, into: logits, threads: 1)
         var top: [(index: Int32, score: Float)] = []
         top.reserveCapacity(k + 1)
@@ -103,7 +116,7 @@ extension Model {
     }
 
     /// Read-only access to the parameters (the forward pass never writes them).
-    private func withParameterAccess<R>(_ body: (ParameterAccess) -> R) -> R {
+    func withParameterAccess<R>(_ body: (ParameterAccess) -> R) -> R {
         parameters.withUnsafeBufferPointer { values in
             let pointer = UnsafeMutablePointer(mutating: values.baseAddress!)
             return body(ParameterAccess(values: pointer, gradients: pointer))

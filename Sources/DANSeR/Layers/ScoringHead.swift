@@ -76,20 +76,9 @@ struct ScoringHead: Sendable {
         _ s: Matrix, batch: SessionBatch, _ p: ParameterAccess, table: NormalizedTable?,
         into logits: UnsafeMutablePointer<Float>, threads: Int = 1
     ) -> Cache {
-        let d = s.cols
         let b = s.rows
         let n = scorer.itemCount
-        var scored = s
-        var sessionNorms = [Float](repeating: 1, count: b)
-        if normalizes {
-            for row in 0..<b {
-                var total: Float = 0
-                for col in 0..<d { total += s.storage[row &* d &+ col] * s.storage[row &* d &+ col] }
-                let norm = max(total.squareRoot(), 1e-12)
-                sessionNorms[row] = norm
-                for col in 0..<d { scored.storage[row &* d &+ col] *= scale / norm }
-            }
-        }
+        let (scored, sessionNorms) = scoredSessions(s)
         if let table {
             table.values.withUnsafeBufferPointer { tp in
                 let pointer = UnsafeMutablePointer(mutating: tp.baseAddress!)
@@ -99,28 +88,10 @@ struct ScoringHead: Sendable {
         } else {
             scorer.scores(scored, p, into: logits, threads: threads)
         }
-        var tastes = [Float](repeating: 0, count: b)
-        var repeats = [[(column: Int, value: Float)]](repeating: [], count: b)
+        let (tastes, repeats) = behaviourTerms(batch, p)
         if let behaviour {
             let scalars = p.value(behaviour.scalars)
             let priors = p.value(behaviour.logPriors)
-            let mu = p.value(behaviour.sessionPrior)[0]
-            let sd = p.value(behaviour.sessionPrior)[1]
-            for row in 0..<b {
-                let range = Int(batch.positionStart[row])..<Int(batch.positionStart[row + 1])
-                var counts: [Int32: Int] = [:]
-                var sum: Float = 0
-                for position in range {
-                    let item = batch.nodeItems[Int(batch.positionNode[position])]
-                    counts[item, default: 0] += 1
-                    sum += priors[Int(item)]
-                }
-                // Unset statistics (sd 0) leave the popularity term at b0 * pi_j.
-                tastes[row] = sd > 0 ? (sum / Float(max(1, range.count)) - mu) / sd : 0
-                if behaviour.usesRepeatTerm {
-                    repeats[row] = counts.keys.sorted().map { (Int($0) - 1, log(1 + Float(counts[$0]!))) }
-                }
-            }
             let tasteBox = UncheckedBox((logits, tastes, repeats, scalars, priors + 1))
             Parallel.forEachRange(count: b, threads: threads) { range in
                 let (logits, tastes, repeats, scalars, priors) = tasteBox.value
@@ -133,6 +104,50 @@ struct ScoringHead: Sendable {
             }
         }
         return Cache(scored: scored, sessionNorms: sessionNorms, tastes: tastes, repeats: repeats)
+    }
+
+    /// The vectors multiplied with the table: s, or under NISER sigma * s / |s|; and |s| per row.
+    func scoredSessions(_ s: Matrix) -> (scored: Matrix, norms: [Float]) {
+        let d = s.cols
+        var scored = s
+        var norms = [Float](repeating: 1, count: s.rows)
+        guard normalizes else { return (scored, norms) }
+        for row in 0..<s.rows {
+            var total: Float = 0
+            for col in 0..<d { total += s.storage[row &* d &+ col] * s.storage[row &* d &+ col] }
+            let norm = max(total.squareRoot(), 1e-12)
+            norms[row] = norm
+            for col in 0..<d { scored.storage[row &* d &+ col] *= scale / norm }
+        }
+        return (scored, norms)
+    }
+
+    /// Per session of `batch`: tau_s, and (column j - 1, log(1 + r_j(s))) for each distinct item when
+    /// the repeat term is on. Zeros and empty lists without behaviour normalization.
+    func behaviourTerms(_ batch: SessionBatch, _ p: ParameterAccess) -> (tastes: [Float], repeats: [[(column: Int, value: Float)]]) {
+        let b = batch.positionStart.count - 1
+        var tastes = [Float](repeating: 0, count: b)
+        var repeats = [[(column: Int, value: Float)]](repeating: [], count: b)
+        guard let behaviour else { return (tastes, repeats) }
+        let priors = p.value(behaviour.logPriors)
+        let mu = p.value(behaviour.sessionPrior)[0]
+        let sd = p.value(behaviour.sessionPrior)[1]
+        for row in 0..<b {
+            let range = Int(batch.positionStart[row])..<Int(batch.positionStart[row + 1])
+            var counts: [Int32: Int] = [:]
+            var sum: Float = 0
+            for position in range {
+                let item = batch.nodeItems[Int(batch.positionNode[position])]
+                counts[item, default: 0] += 1
+                sum += priors[Int(item)]
+            }
+            // Unset statistics (sd 0) leave the popularity term at b0 * pi_j.
+            tastes[row] = sd > 0 ? (sum / Float(max(1, range.count)) - mu) / sd : 0
+            if behaviour.usesRepeatTerm {
+                repeats[row] = counts.keys.sorted().map { (Int($0) - 1, log(1 + Float(counts[$0]!))) }
+            }
+        }
+        return (tastes, repeats)
     }
 
     /// From dL/dl' (B x N): accumulates the behaviour scalars' gradients and dL/dE (into the

@@ -10,6 +10,14 @@ public enum BLAS {
     /// The number of threads OpenBLAS currently uses.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
+    /// The BLAS build and the kernel it chose for this CPU, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... (kernel Zen)",
+    /// so benchmark figures from different machines are never compared blind.
+    public static var buildDescription: String {
+        let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS (unknown build)"
+        let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        return "\(config) (kernel \(core))"
+    }
+
     /// C = alpha * op(A) * op(B) + beta * C, all row-major.
     /// op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are the stored row lengths.
     @inline(__always)
