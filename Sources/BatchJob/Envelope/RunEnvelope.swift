@@ -176,7 +176,7 @@ final class RunEnvelope: Sendable {
 
     private func quickConnection() -> Connection? {
         guard var configuration = state.withLock({ $0.configuration }) else { return nil }
-        configuration.connectTimeoutSeconds = min(configuration.connectTimeoutSeconds, 3)
+        configuration.connectTimeoutSeconds = configuration.connectTimeoutSeconds > 0 ? min(configuration.connectTimeoutSeconds, 3) : 3
         configuration.applicationName += " heartbeat"
         return try? Connection(configuration, logger: logger)
     }
