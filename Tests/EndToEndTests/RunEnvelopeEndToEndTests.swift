@@ -162,8 +162,8 @@ struct PrivateServer {
     let server: EmbeddedServer
 
     init() {
+        // Not unsafeFast: with synchronous_commit off an immediate stop loses acknowledged commits.
         var server = EmbeddedServer(stateDirectory: "/tmp/danser-e2e-private-\(UUID().uuidString.prefix(8))")
-        server.unsafeFast = true
         server.databaseName = "postgres"
         self.server = server
     }
