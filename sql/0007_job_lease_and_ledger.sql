@@ -36,7 +36,6 @@ ALTER TABLE danser.runs ADD COLUMN IF NOT EXISTS stage text;
 ALTER TABLE danser.runs ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz;
 ALTER TABLE danser.runs ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 1;
 ALTER TABLE danser.runs ADD COLUMN IF NOT EXISTS cause text;
-COMMENT ON COLUMN danser.runs.stage IS 'Stage the run is in, or stopped in (ingest, prepare, train, evaluate, publish_features, score, import ...).';
 COMMENT ON COLUMN danser.runs.heartbeat_at IS 'Last sign of life of a running run (every few seconds); a running row whose heartbeat is old is abandoned.';
 COMMENT ON COLUMN danser.runs.attempts IS 'Attempts the run took: more than 1 when a transient failure (lost connection, server restart) was retried.';
 COMMENT ON COLUMN danser.runs.cause IS 'Last transient failure seen (retried or not), or what ended a run marked abandoned or interrupted.';

@@ -37,6 +37,11 @@ GRANT EXECUTE ON FUNCTION danser.create_recommendations_shard_staging(date, inte
 GRANT EXECUTE ON FUNCTION danser.complete_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint) TO danser_job;
 GRANT SELECT, INSERT, UPDATE, DELETE ON danser.score_shards TO danser_job;
 
+-- Day audit and sharded publication of migration 0006 (harmless to repeat).
+GRANT EXECUTE ON FUNCTION danser.record_recommendations_shard(date, integer, integer, bigint, bigint, bigint, bigint, bigint) TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.merge_recommendations_shards(date, integer) TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.publish_audited_recommendations(date, bigint, bigint, bigint, jsonb) TO danser_job;
+
 -- The job lease of migration 0007: only the job (and the owner) may take or release it.
 REVOKE ALL ON danser.job_lease FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON danser.job_lease TO danser_job;

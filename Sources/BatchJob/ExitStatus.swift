@@ -9,6 +9,9 @@ enum ExitStatus: Int32, Sendable {
     case skipped = 4
     /// Interrupted by SIGTERM/SIGINT; nothing half-published.
     case interrupted = 5
+    /// The day failed its audit (no clicks for the date, a floor, a drop, the fallback share, the
+    /// champion changed, a bad row): it stays in staging and the previous day stays current.
+    case auditFailed = 6
     /// Bad command line.
     case usage = 64
     /// Bad input data (too small to train, corrupt checkpoint or blob).

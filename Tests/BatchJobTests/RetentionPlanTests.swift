@@ -23,6 +23,17 @@ import Testing
         #expect(plan.modelsToDelete.isEmpty)
     }
 
+    @Test func onlyAuditedDaysCountAsTheNewest() {
+        // Day 12 was published before day audits existed (an empty day, say): it never sets the cutoff.
+        var unaudited = published(12, model: 1)
+        unaudited.audited = false
+        let plan = RetentionPlan(days: [unaudited, published(10, model: 1), published(9, model: 1)], models: [model(1, "champion")], keepDays: 0, keepModels: 0)
+        #expect(plan.newestPublished == LogicalDate(day: 10))
+        #expect(plan.daysToDrop.map(\.day.day) == [9])
+        let none = RetentionPlan(days: [unaudited], models: [], keepDays: 0, keepModels: 0)
+        #expect(none.newestPublished == nil && none.daysToDrop.isEmpty)
+    }
+
     @Test func nothingPublishedDropsNoDay() {
         let plan = RetentionPlan(days: [Day(day: LogicalDate(day: 3))], models: [], keepDays: 0, keepModels: 0)
         #expect(plan.newestPublished == nil && plan.daysToDrop.isEmpty && plan.isEmpty)

@@ -46,7 +46,7 @@ import Testing
                 try publisher.copy(into: staging, day: day, modelVersion: model, runID: Int64(offset + 1), on: connection) { write in
                     try write((1...3).map { RecommendationRow(sessionID: "s\(offset)", rank: Int16($0), itemID: "i\($0)", score: 1 / Float($0)) })
                 }
-                try publisher.publish(day: day, runID: Int64(offset + 1), modelVersion: model, sessions: 1, on: connection)
+                try publisher.publish(day: day, runID: Int64(offset + 1), modelVersion: model, sessions: 1, auditJSON: #"{"rows": 3}"#, on: connection)
             }
         }
         // A partition a killed run left behind, never published.

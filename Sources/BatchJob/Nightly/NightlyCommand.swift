@@ -11,7 +11,7 @@ struct NightlyCommand: ParsableCommand {
         discussion: """
             Reads clicks strictly before --as-of (UTC midnight). A date that already succeeded is a no-op \
             unless --rerun. Exit codes: 0 done (or already done), 4 skipped (another run holds the job lease; the message names it), \
-            5 interrupted, 64 usage, 65 too little data, 69/75 database unavailable, 77 permission, 78 configuration.
+            5 interrupted, 6 the day failed its audit (not published), 64 usage, 65 too little data, 69/75 database unavailable, 77 permission, 78 configuration.
             """
     )
 
@@ -42,7 +42,7 @@ struct NightlyCommand: ParsableCommand {
         var settings = try nightly.settings(asOf: asOf ?? LogicalDate.today())
         training.apply(to: &settings)
         settings.rerun = rerun
-        settings.skipScore = skipScore
+        settings.pipeline = .nightly(scoring: !skipScore)
         var status = ExitStatus.ok
         try FailureReport.run {
             status = try Self.runNight(settings, database: database, logger: logger)

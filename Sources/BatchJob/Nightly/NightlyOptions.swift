@@ -36,6 +36,8 @@ struct NightlyOptions: ParsableArguments {
     @Option(help: "Folder for the Prometheus textfile danser_batch.prom (default: DANSER_METRICS_DIR; none if unset).")
     var metricsDir: String?
 
+    @OptionGroup(title: "Day audit") var dayAudit: DayAuditOptions
+
     func validate() throws {
         guard (1...24 * 365).contains(activeWindowHours) else { throw ValidationError("--active-window-hours must be between 1 and 8,760.") }
         guard (1...1_000).contains(topK) else { throw ValidationError("--top-k must be between 1 and 1,000 (got \(topK)).") }
@@ -54,6 +56,35 @@ struct NightlyOptions: ParsableArguments {
         settings.source = try ClickLogSource(table: sourceTable, sessionColumn: sessionColumn, itemColumn: itemColumn, timeColumn: timeColumn)
         settings.metricsDirectory = metricsDir ?? ProcessInfo.processInfo.environment["DANSER_METRICS_DIR"]
         settings.reportDirectory = reportDir ?? ProcessInfo.processInfo.environment["DANSER_REPORT_DIR"]
+        settings.dayAudit = dayAudit.policy
         return settings
+    }
+}
+
+/// The day audit's floors (see `DayAuditPolicy`): a day that misses one is not published.
+struct DayAuditOptions: ParsableArguments {
+    @Option(help: "Fewest sessions a published day may have.")
+    var minSessions = 1
+
+    @Option(help: "Fewest recommendation rows a published day may have.")
+    var minRows = 1
+
+    @Option(help: "Largest drop in sessions or rows from the last published day, as a share (0.5 = half).")
+    var maxDayDrop = 0.5
+
+    @Option(help: "Largest share of sessions that may get the popularity fallback.")
+    var maxFallbackShare = 0.5
+
+    @Flag(help: "Publish a day with no active session on purpose (otherwise an empty day fails its audit).")
+    var allowEmptyDay = false
+
+    func validate() throws {
+        guard minSessions >= 0, minRows >= 0 else { throw ValidationError("--min-sessions and --min-rows must be 0 or more.") }
+        guard (0...1).contains(maxDayDrop) else { throw ValidationError("--max-day-drop must be a share from 0 to 1 (got \(maxDayDrop)).") }
+        guard (0...1).contains(maxFallbackShare) else { throw ValidationError("--max-fallback-share must be a share from 0 to 1 (got \(maxFallbackShare)).") }
+    }
+
+    var policy: DayAuditPolicy {
+        DayAuditPolicy(minSessions: minSessions, minRows: minRows, maxDrop: maxDayDrop, maxFallbackShare: maxFallbackShare, allowEmptyDay: allowEmptyDay)
     }
 }

@@ -39,25 +39,26 @@ struct NightlySettings: Sendable {
     var metricsDirectory: String?
     /// Run even if the date already succeeded.
     var rerun = false
-    /// Only score with the current champion (`danser-batch score`): no ingest of a training set,
-    /// no training, no gate.
-    var scoreOnly = false
-    /// Score only the sessions of this hash shard (`score --shard i/N`); the last shard to finish publishes.
-    var shard = ShardSpec.whole
-    /// Train and publish features but leave scoring to `score --shard` runs (`nightly --skip-score`).
-    var skipScore = false
+    /// Which composition of stages runs (`nightly`, `nightly --skip-score`, `score`, a shard).
+    var pipeline = Pipeline.nightly(scoring: true)
+    /// The floors a day must clear before it is published.
+    var dayAudit = DayAuditPolicy()
 
     /// The ledger's name for this kind of run.
-    var command: String { scoreOnly ? "score" : "nightly" }
+    var command: String { pipeline.command }
 
     /// The job lease this run needs: the shards of one day's set share it among themselves;
     /// everything else (nightly, rerun, whole-day score) holds it alone.
     var leaseClaim: JobLease.Claim {
+        let shard = pipeline.shard
         if shard.count > 1 {
             return JobLease.Claim(.shared(key: "score \(asOf) in \(shard.count) shards"), purpose: "score \(asOf) shard \(shard)")
         }
-        return JobLease.Claim(.exclusive, purpose: "\(command) \(asOf)" + (rerun && !scoreOnly ? " rerun" : ""))
+        return JobLease.Claim(.exclusive, purpose: "\(command) \(asOf)" + (rerun && command == "nightly" ? " rerun" : ""))
     }
 
     var evaluationStartMicros: Int64 { asOf.adding(days: -evaluationDays).startMicros }
+
+    /// Sessions with a click at or after this time are scored.
+    var activeSinceMicros: Int64 { asOf.startMicros - Int64(activeWindowHours) * 3_600_000_000 }
 }

@@ -56,7 +56,7 @@ enum ShutdownSignal {
 
 /// Failures of a job that are not the database's or the model's: each maps to an exit code.
 struct JobError: Error, CustomStringConvertible {
-    enum Code: Sendable { case usage, tooLittleData, interrupted, auditFailed, lockHeld }
+    enum Code: Sendable { case usage, tooLittleData, interrupted, auditFailed, lockHeld, configuration }
     let code: Code
     let message: String
 
@@ -72,8 +72,9 @@ struct JobError: Error, CustomStringConvertible {
         case .usage: return .usage
         case .tooLittleData: return .dataError
         case .interrupted: return .interrupted
-        case .auditFailed: return .software
+        case .auditFailed: return .auditFailed
         case .lockHeld: return .skipped
+        case .configuration: return .config
         }
     }
 }

@@ -10,7 +10,10 @@ struct BackfillCommand: ParsableCommand {
         abstract: "Run the nightly job for every date from --from to --to (inclusive), in order.",
         discussion: """
             By default a date is run only if it never ran; --rerun failed also retries dates whose last run failed \
-            or was interrupted, --rerun all recomputes every date. Stops at the first date that fails, with its exit code.
+            or was interrupted, --rerun all recomputes every date. Stops at the first date that fails, with its exit code. \
+            Point in time: each date trains and is evaluated on clicks before it and is scored by a model trained \
+            on clicks before it; a date older than the champion's never replaces the champion. --dry-run says, for \
+            each date, which model would score it and why.
             """
     )
 
@@ -42,6 +45,16 @@ struct BackfillCommand: ParsableCommand {
         }
     }
 
+    /// Which model would score `day`, and why (point in time: the date's own candidate if it passes
+    /// its gate, else its base model, which has seen no click on or after the date).
+    static func scoringPlan(for day: LogicalDate, firstRun: Bool, on connection: Connection) throws -> String {
+        let base = try BaseModel.choose(for: day, registry: ModelRegistry(), on: connection)
+        let fallback = base.record.map { "model \($0.version) (\($0.mode), as-of \(LogicalDate(day: Int64($0.asOfDay)))): \(base.reason)" }
+            ?? "none (\(base.reason))"
+        let earlier = firstRun ? "" : ", or the model this backfill trains for an earlier date"
+        return "scored by this date's own model if it passes the gate, else the base model: \(fallback)\(earlier)"
+    }
+
     func run() throws {
         output.bootstrap()
         ShutdownSignal.install()
@@ -51,10 +64,14 @@ struct BackfillCommand: ParsableCommand {
             let connection = try database.migratedConnection(logger: logger)
             let ledger = RunLedger()
             var day = from
+            var planned = false
             while day <= to {
                 let last = try ledger.lastStatus(command: "nightly", asOfDay: Int32(day.day), on: connection)
                 let decision = Self.plan(lastStatus: last, rerun: rerun)
-                print("\(day): \(decision.run ? (dryRun ? "would run" : "run") : "skip") (\(decision.reason))")
+                var line = "\(day): \(decision.run ? (dryRun ? "would run" : "run") : "skip") (\(decision.reason))"
+                if decision.run && dryRun { line += "; " + (try Self.scoringPlan(for: day, firstRun: !planned, on: connection)) }
+                if decision.run { planned = true }
+                print(line)
                 if decision.run && !dryRun {
                     var settings = try nightly.settings(asOf: day)
                     training.apply(to: &settings)

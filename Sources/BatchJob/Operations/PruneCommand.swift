@@ -9,8 +9,8 @@ struct PruneCommand: ParsableCommand {
         commandName: "prune",
         abstract: "Drop old recommendation days and old model versions (never the current day or the champion).",
         discussion: """
-            Days older than --keep-days before the newest published day are dropped; the newest \
-            published day always stays. Model versions beyond the newest --keep-models are deleted \
+            Days older than --keep-days before the newest audited published day are dropped; that \
+            day always stays (days published before day audits existed never count as the newest). Model versions beyond the newest --keep-models are deleted \
             with their embeddings and statistics, except the champion, the previous champion (the \
             rollback target), models of kept days and ancestors of kept models. Everything happens \
             in one transaction, under the job lease. Exit codes: 0 done, 4 another run \
@@ -80,7 +80,7 @@ struct PruneCommand: ParsableCommand {
         if let newest = plan.newestPublished, let oldest = plan.oldestKeptDay {
             lines.append("newest published day \(newest) stays; keeping days from \(max(oldest, LogicalDate(day: 0)))")
         } else {
-            lines.append("no day is published yet; no day is dropped")
+            lines.append("no audited day is published yet; no day is dropped")
         }
         for day in plan.daysToDrop {
             if day.isPublished {
@@ -107,7 +107,7 @@ enum RetentionStore {
     /// Published days, and partitions that were never published (a killed run's leftovers).
     static func days(on connection: Connection) throws -> [RetentionPlan.Day] {
         let result = try connection.query("""
-            SELECT coalesce(p.as_of, d.as_of), p.run_id, p.model_version, p.sessions
+            SELECT coalesce(p.as_of, d.as_of), p.run_id, p.model_version, p.sessions, p.audit IS NOT NULL
             FROM danser.published_recommendations p
             FULL JOIN (
                 SELECT to_date(substr(c.relname, 17), 'YYYYMMDD') AS as_of
@@ -121,7 +121,8 @@ enum RetentionStore {
             }
             return RetentionPlan.Day(
                 day: LogicalDate(day: Int64(day)), runID: try result.value(row, 1).int64Value,
-                modelVersion: try result.value(row, 2).int64Value, sessions: try result.value(row, 3).int64Value)
+                modelVersion: try result.value(row, 2).int64Value, sessions: try result.value(row, 3).int64Value,
+                audited: try result.value(row, 4).boolValue ?? false)
         }
     }
 

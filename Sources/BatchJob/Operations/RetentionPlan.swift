@@ -1,8 +1,9 @@
 /// What `prune` removes and keeps, decided from the published days and the model registry
 /// alone (no database access here, so the rules are testable on their own).
 ///
-/// Days: every day older than `keepDays` before the newest published day goes; the newest
-/// published day (the one `bi.recommendations_current` shows) always stays.
+/// Days: every day older than `keepDays` before the newest audited published day goes; that day
+/// always stays, and so does every day after it. Days published before day audits existed never
+/// count as the newest, so an unaudited (perhaps empty) day cannot make older real days go.
 /// Models: a model stays when it is the champion, the previous champion (what `models rollback`
 /// returns to), one of the newest `keepModels` versions, the model of a published day that
 /// stays, or an ancestor of a model that stays (fine-tune lineage: the registry's parent link
@@ -15,6 +16,9 @@ struct RetentionPlan: Sendable {
         var runID: Int64?
         var modelVersion: Int64?
         var sessions: Int64?
+        /// Published with a passed day audit. Only such days count as the reference; a day
+        /// published before day audits existed (which may be empty) never does.
+        var audited = true
         var isPublished: Bool { runID != nil }
     }
 
@@ -35,7 +39,7 @@ struct RetentionPlan: Sendable {
     private(set) var modelsToKeep: [(model: Model, reason: String)] = []
 
     init(days: [Day], models: [Model], keepDays: Int, keepModels: Int) {
-        newestPublished = days.filter(\.isPublished).map(\.day).max()
+        newestPublished = days.filter { $0.isPublished && $0.audited }.map(\.day).max()
         let sortedDays = days.sorted { $0.day > $1.day }
         if let newest = newestPublished {
             let cutoff = newest.adding(days: -keepDays)

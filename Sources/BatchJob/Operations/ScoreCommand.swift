@@ -26,8 +26,7 @@ struct ScoreCommand: ParsableCommand {
         output.bootstrap()
         ShutdownSignal.install()
         var settings = try nightly.settings(asOf: asOf ?? LogicalDate.today())
-        settings.scoreOnly = true
-        settings.shard = shard
+        settings.pipeline = .score(shard)
         settings.rerun = true
         var status = ExitStatus.ok
         try FailureReport.run { status = try NightlyCommand.runNight(settings, database: database, logger: Logger(label: "danser.score")) }

@@ -54,6 +54,20 @@ public struct ClickLogSource: Sendable, CustomStringConvertible {
         }
     }
 
+    /// What the source is on the server: nil when the table does not exist, else the type of each
+    /// configured column that exists (by column name; a missing column is absent).
+    public func columnTypes(on connection: Connection) throws -> [String: String]? {
+        let exists = try connection.query("SELECT to_regclass($1) IS NOT NULL", [.text(try SQLIdentifier.quoted(table))]).scalar()
+        guard case .bool(true)? = exists else { return nil }
+        let result = try connection.query("""
+            SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+            WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])
+            """, [.text(try SQLIdentifier.quoted(table)), .text("{" + [sessionColumn, itemColumn, timeColumn].map { "\"\($0)\"" }.joined(separator: ",") + "}")])
+        var types: [String: String] = [:]
+        for row in try result.rows() { if let name = row[0].stringValue, let type = row[1].stringValue { types[name] = type } }
+        return types
+    }
+
     /// `'2016-05-25 00:00:00.000000+00'::timestamptz` from microseconds since the epoch.
     static func timestampLiteral(_ micros: Int64) -> String {
         "to_timestamp(\(micros / 1_000_000)) + interval '\(micros % 1_000_000) microseconds'"

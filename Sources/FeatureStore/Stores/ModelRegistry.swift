@@ -58,6 +58,35 @@ public struct ModelRegistry: Sendable {
         ).first
     }
 
+    /// The champion's version, its row locked against a concurrent promote or rollback until the
+    /// caller's transaction ends: the compare half of publishing's compare-and-swap.
+    public func lockedChampionVersion(on connection: Connection) throws -> Int64? {
+        try connection.query("SELECT model_version FROM danser.models WHERE status = 'champion' FOR SHARE").scalar()?.int64Value
+    }
+
+    /// Models trained for the date, oldest first.
+    public func models(asOfDay: Int32, on connection: Connection) throws -> [ModelRecord] {
+        try records("SELECT \(Self.columns) FROM danser.models WHERE as_of = $1 ORDER BY model_version", [.date(asOfDay)], on: connection)
+    }
+
+    /// The newest model of an earlier date that served or passed its gate (champion, retired, or a
+    /// candidate kept by a backfill): the point-in-time model for `day`, which has seen no click
+    /// on or after it.
+    public func newestServable(before day: Int32, on connection: Connection) throws -> ModelRecord? {
+        try records(
+            "SELECT \(Self.columns) FROM danser.models WHERE as_of < $1 AND status IN ('champion', 'retired', 'candidate') ORDER BY as_of DESC, model_version DESC LIMIT 1",
+            [.date(day)], on: connection
+        ).first
+    }
+
+    /// Records the gate's verdict on a model that passed but is not promoted (a backfilled date
+    /// older than the champion's): it stays a candidate.
+    public func keepCandidate(version: Int64, reason: String, on connection: Connection) throws {
+        try connection.query(
+            "UPDATE danser.models SET status = 'candidate', gate_reason = $2 WHERE model_version = $1 AND status <> 'champion'",
+            [.int64(version), .text(reason)])
+    }
+
     /// Newest first.
     public func list(limit: Int = 50, on connection: Connection) throws -> [ModelRecord] {
         try records("SELECT \(Self.columns) FROM danser.models ORDER BY model_version DESC LIMIT $1", [.int64(Int64(limit))], on: connection)

@@ -85,6 +85,63 @@ public struct RecommendationPublisher: Sendable {
             [.date(day), .int64(runID), .int64(modelVersion), .int64(Int64(sessions))])
     }
 
+    /// Records a staged, audited shard as done without publishing. Returns how many shards of the
+    /// day are still missing (0: the day is complete and can be merged, audited and published).
+    /// Call inside a transaction.
+    public func recordShard(
+        day: Int32, shard: Int, of shards: Int, runID: Int64, modelVersion: Int64, sessions: Int, rows: Int, fallbackSessions: Int,
+        on connection: Connection
+    ) throws -> Int {
+        let remaining = try connection.query(
+            "SELECT danser.record_recommendations_shard($1, $2, $3, $4, $5, $6, $7, $8)",
+            [.date(day), .int32(Int32(shard)), .int32(Int32(shards)), .int64(runID), .int64(modelVersion),
+             .int64(Int64(sessions)), .int64(Int64(rows)), .int64(Int64(fallbackSessions))]
+        ).scalar()?.int64Value
+        return Int(remaining ?? -1)
+    }
+
+    /// Totals of the staged shards of a day: (sessions, rows, fallback sessions, model versions).
+    public func shardTotals(day: Int32, shards: Int, on connection: Connection) throws -> (sessions: Int, rows: Int, fallbackSessions: Int, models: [Int64]) {
+        let result = try connection.query("""
+            SELECT coalesce(sum(sessions), 0), coalesce(sum(row_count), 0), coalesce(sum(fallback_sessions), 0),
+                   coalesce(array_to_string(array_agg(DISTINCT model_version), ','), '')
+            FROM danser.score_shards WHERE as_of = $1 AND shard_count = $2
+            """, [.date(day), .int32(Int32(shards))])
+        let models = (try result.value(0, 3).stringValue ?? "").split(separator: ",").compactMap { Int64($0) }
+        return (Int(try result.value(0, 0).int64Value ?? 0), Int(try result.value(0, 1).int64Value ?? 0),
+                Int(try result.value(0, 2).int64Value ?? 0), models)
+    }
+
+    /// Merges the staged shards of a complete day into the day's staging table and returns its
+    /// name. Call inside the transaction that audits and publishes the day.
+    public func mergeShards(day: Int32, shards: Int, on connection: Connection) throws -> String {
+        guard let name = try connection.query(
+            "SELECT danser.merge_recommendations_shards($1, $2)", [.date(day), .int32(Int32(shards))]
+        ).scalar()?.stringValue else {
+            throw FeatureStoreError(.queryFailed, "merging the shards of the day returned no staging table")
+        }
+        return name
+    }
+
+    /// Makes the staged rows the day's published result together with the audit they passed.
+    /// Call inside a transaction, after the audit's checks.
+    public func publish(day: Int32, runID: Int64, modelVersion: Int64, sessions: Int, auditJSON: String, on connection: Connection) throws {
+        try connection.query(
+            "SELECT danser.publish_audited_recommendations($1, $2, $3, $4, $5)",
+            [.date(day), .int64(runID), .int64(modelVersion), .int64(Int64(sessions)), .jsonb(auditJSON)])
+    }
+
+    /// The newest audited published day before `day`, what a new day is compared with:
+    /// (day, sessions, rows; rows nil when its audit did not record them).
+    public func lastAudited(before day: Int32, on connection: Connection) throws -> (day: Int32, sessions: Int, rows: Int?)? {
+        let result = try connection.query("""
+            SELECT as_of, sessions, (audit->>'rows')::bigint FROM danser.published_recommendations
+            WHERE as_of < $1 AND audit IS NOT NULL ORDER BY as_of DESC LIMIT 1
+            """, [.date(day)])
+        guard result.rowCount == 1, case .date(let published) = try result.value(0, 0) else { return nil }
+        return (published, Int(try result.value(0, 1).int64Value ?? 0), try result.value(0, 2).int64Value.map { Int($0) })
+    }
+
     /// The published run of a day, if any: (run id, model version, sessions).
     public func published(day: Int32, on connection: Connection) throws -> (runID: Int64, modelVersion: Int64, sessions: Int)? {
         let result = try connection.query("SELECT run_id, model_version, sessions FROM danser.published_recommendations WHERE as_of = $1", [.date(day)])

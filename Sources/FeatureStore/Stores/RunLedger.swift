@@ -111,6 +111,16 @@ public struct RunLedger: Sendable {
         return closed
     }
 
+    /// Records the stage a run has reached (where it stopped, if it never finishes).
+    public func recordStage(runID: Int64, stage: String, on connection: Connection) throws {
+        try connection.query("UPDATE danser.runs SET stage = $2 WHERE run_id = $1", [.int64(runID), .text(stage)])
+    }
+
+    /// Records the results of the stages a run finished, by stage name.
+    public func recordStageResults(runID: Int64, resultsJSON: String, on connection: Connection) throws {
+        try connection.query("UPDATE danser.runs SET stage_results = $2 WHERE run_id = $1", [.int64(runID), .jsonb(resultsJSON)])
+    }
+
     /// Records a run that did nothing (e.g. the lock was held) as one closed row.
     @discardableResult
     public func recordSkipped(command: String, asOfDay: Int32?, reason: String, host: String, pid: Int32, on connection: Connection) throws -> Int64 {

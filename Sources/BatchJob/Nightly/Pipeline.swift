@@ -1,0 +1,86 @@
+import DANSeR
+import FeatureStore
+import Foundation
+
+/// The runs the job knows, each a composition of the same stages:
+///
+/// | pipeline | stages |
+/// |---|---|
+/// | `nightly` (and each date of `backfill`) | ingest, prepare, train, evaluate, gate, publish features, score, publish recommendations |
+/// | `nightly --skip-score` | ingest, prepare, train, evaluate, gate, publish features |
+/// | `score` | ingest, score, publish recommendations (with the champion) |
+/// | `score --shard i/N` | ingest, score (the shard's sessions), publish recommendations (the last shard publishes the day) |
+///
+/// Training is skipped when there is too little data or this date's model already exists; the
+/// base model then scores.
+enum Pipeline: Sendable, Equatable {
+    /// Train, gate and publish features; then score and publish unless `scoring` is false.
+    case nightly(scoring: Bool)
+    /// Score with the current champion (a shard of the sessions, or all) and publish.
+    case score(ShardSpec)
+
+    /// The ledger's name for this kind of run.
+    var command: String {
+        switch self {
+        case .nightly: return "nightly"
+        case .score: return "score"
+        }
+    }
+
+    var shard: ShardSpec {
+        if case .score(let shard) = self { return shard }
+        return .whole
+    }
+
+    func run(in context: RunContext) throws {
+        let ingested = try context.run(IngestStage(), ()).clicks
+        let scoring: ScoringModel
+        switch self {
+        case .score:
+            guard let champion = try context.registry.champion(on: context.connection) else {
+                throw JobError(.tooLittleData, "there is no champion model to score with: run nightly first")
+            }
+            scoring = ScoringModel(model: try context.loadModel(champion), version: champion.version, championAtChoice: champion.version, reason: "the champion")
+        case .nightly(let scores):
+            let chosen = try Self.train(ingested, in: context)
+            guard scores else {
+                context.summary.notes.append("Scoring left to score --shard runs (--skip-score).")
+                return
+            }
+            scoring = try chosen()
+        }
+        let staged = try context.run(ScoreStage(shard: shard), (ingested, scoring))
+        _ = try context.run(PublishRecommendationsStage(shard: shard), staged)
+    }
+
+    /// Prepare, then train, evaluate, gate and publish features when there is something to train.
+    /// Returns how to get the model that scores the date: the date's own model if it passed the
+    /// gate, else the base model (the champion on an ordinary night; point in time on a backfill).
+    private static func train(_ ingested: IngestedClicks, in context: RunContext) throws -> () throws -> ScoringModel {
+        let prepared = try context.run(PrepareStage(), ingested)
+        let base = prepared.base
+        /// The date's own model when it may serve: its version and how to load it.
+        var own: (version: Int64, load: () throws -> Model)?
+        if let data = prepared.data {
+            switch try context.run(TrainStage(), data) {
+            case .trained(let trained):
+                let evaluation = try context.run(EvaluateStage(), (trained, data))
+                let verdict = try context.run(GateStage(), evaluation)
+                let published = try context.run(PublishFeaturesStage(), (trained, evaluation, verdict, data))
+                if verdict.passed { own = (published.version, { published.model }) }
+            case .reused(let record):
+                if ["champion", "retired", "candidate"].contains(record.status) { own = (record.version, { try context.loadModel(record) }) }
+            }
+        }
+        return {
+            let champion = try context.registry.champion(on: context.connection)?.version
+            if let own {
+                return ScoringModel(model: try own.load(), version: own.version, championAtChoice: champion, reason: "this date's model")
+            }
+            guard let record = base.record else {
+                throw JobError(.tooLittleData, "there is no model to score with: training was not possible and no earlier model exists yet")
+            }
+            return ScoringModel(model: try context.loadModel(record), version: record.version, championAtChoice: champion, reason: base.reason)
+        }
+    }
+}

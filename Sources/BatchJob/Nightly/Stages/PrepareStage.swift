@@ -1,0 +1,150 @@
+import DANSeR
+import FeatureStore
+import Foundation
+
+/// Stage: the split, the vocabulary, the base model and the training mode. The base is the model
+/// this date builds on and is compared with, chosen from the date's inputs alone (see `BaseModel`),
+/// so a rerun after any interruption decides exactly as the first attempt did.
+struct PrepareStage: Stage {
+    static let name = StageName.prepare
+
+    struct Output: StageResult {
+        /// Nil when there is too little data to train (the base keeps serving).
+        var data: PreparedData?
+        var base: BaseModel
+        var ledgerRecord: [String: Any] {
+            var record: [String: Any] = ["base_model": base.record.map { Int($0.version) } ?? NSNull(), "base_reason": base.reason]
+            if let data {
+                record["mode"] = data.mode.rawValue
+                record["mode_reason"] = data.modeReason
+                record["items"] = data.split.itemCount
+                record["training_sessions"] = data.training.count
+                record["evaluation_sessions"] = data.split.test.count
+            } else {
+                record["training"] = "skipped: too little data"
+            }
+            return record
+        }
+    }
+
+    func callAsFunction(_ ingested: IngestedClicks, in context: RunContext) throws -> Output {
+        let settings = context.settings
+        let base = try BaseModel.choose(for: settings.asOf, registry: context.registry, on: context.connection)
+        context.logger.info("base model", metadata: ["model": "\(base.record.map { String($0.version) } ?? "none")", "reason": "\(base.reason)"])
+        let stored = try context.vocabularyStore.load(on: context.connection)
+        let full: SessionSplit<String>
+        do {
+            full = try makeSplit(ingested.clicks(), vocabulary: stored, settings: settings)
+        } catch let error as DANSeRError {
+            guard error.code == .datasetTooSmall || error.code == .emptyTestWindow else { throw error }
+            context.logger.warning("too little data to train; the base model keeps serving", metadata: ["reason": "\(error.message)"])
+            context.summary.notes.append("Too little data to train: \(error.message)")
+            context.summary.trainingSkipped = true
+            return Output(data: nil, base: base)
+        }
+        var mode = settings.mode
+        var reason = "asked for on the command line"
+        if mode == .auto {
+            let baseFacts = try base.record.map { record in
+                TrainingModeRule.Champion(
+                    lastRetrainAsOf: LogicalDate(day: Int64(try context.registry.lastRetrainAsOfDay(of: record.version, on: context.connection) ?? record.asOfDay)),
+                    itemCount: record.itemCount, configurationName: NightlyJob.configurationName(of: record))
+            }
+            (mode, reason) = settings.modeRule.decide(asOf: settings.asOf, champion: baseFacts, itemCount: full.itemCount, configurationName: settings.configurationName)
+        }
+        if mode == .finetune && base.record == nil {
+            (mode, reason) = (.retrain, "no base model to fine-tune")
+        }
+        var training = full.training
+        if mode == .finetune {
+            // The recent window only; the vocabulary and the evaluation set stay those of the full split.
+            let windowStart = settings.evaluationStartMicros - Int64(settings.finetuneWindowDays) * 86_400_000_000
+            let recent = try? makeSplit(ingested.clicks(from: windowStart), vocabulary: full.itemIDs, settings: settings)
+            training = recent?.training.map { $0.filter { Int($0) <= full.itemCount } }.filter { $0.count >= 2 } ?? []
+            if training.isEmpty {
+                (mode, reason) = (.retrain, "no recent sessions to fine-tune on")
+                training = full.training
+            }
+        }
+        context.logger.info("training mode", metadata: ["mode": "\(mode.rawValue)", "reason": "\(reason)"])
+        context.summary.mode = mode.rawValue
+        context.summary.notes.append("Mode \(mode.rawValue): \(reason).")
+        // The vocabulary only grows; store the new items before any model that uses them.
+        if full.itemCount > stored.count {
+            let firstSeen = ingested.firstSeen()
+            let newIDs = Array(full.itemIDs[stored.count...])
+            try context.connection.withTransaction { connection in
+                try context.vocabularyStore.append(newIDs, after: stored.count, firstSeen: newIDs.map { firstSeen[$0] ?? settings.asOf.startMicros }, on: connection)
+            }
+            context.logger.info("vocabulary extended", metadata: ["new_items": "\(newIDs.count)", "items": "\(full.itemCount)"])
+        }
+        context.summary.counts["items"] = full.itemCount
+        context.summary.counts["new_items"] = full.itemCount - stored.count
+        context.summary.counts["training_sessions"] = training.count
+        context.summary.counts["evaluation_sessions"] = full.test.count
+        let trainedThrough = ingested.clickTime.lazy.filter { [start = settings.evaluationStartMicros] in $0 < start }.max() ?? settings.evaluationStartMicros
+        return Output(
+            data: PreparedData(split: full, training: training, mode: mode, modeReason: reason, base: base.record, trainedThroughMicros: trainedThrough),
+            base: base)
+    }
+
+    private func makeSplit(_ clicks: [Click<Int32, String>], vocabulary: [String], settings: NightlySettings) throws -> SessionSplit<String> {
+        try SessionSplit(
+            clicks: clicks, testFrom: settings.evaluationStartMicros, minItemClicks: settings.minItemClicks,
+            maxSessionLength: settings.configuration.maxSessionLength, vocabulary: vocabulary)
+    }
+}
+
+/// The split and decisions the training stage works from.
+struct PreparedData {
+    var split: SessionSplit<String>
+    var training: [Session]
+    var mode: TrainingMode
+    var modeReason: String
+    /// The model a fine-tune starts from and the candidate is compared with (see `BaseModel`).
+    var base: ModelRecord?
+    /// Time of the latest click the training data may hold (the fine-tune watermark).
+    var trainedThroughMicros: Int64
+}
+
+/// The model a date builds on: what it fine-tunes from, what its candidate is compared with, and
+/// what scores it when its own candidate does not. A function of the date's inputs, never of what
+/// an interrupted attempt of the same date already did, and point in time: it has seen no click
+/// on or after the date.
+///
+/// 1. A model already trained for this date recorded its base: that one (a rerun decides as
+///    the first attempt did, even after that attempt promoted its candidate).
+/// 2. The champion, when it was trained for an earlier date (an ordinary night).
+/// 3. Otherwise (a backfill older than the champion): the newest model of an earlier date that
+///    served or passed its gate.
+struct BaseModel {
+    var record: ModelRecord?
+    var reason: String
+
+    /// The hyper-parameter key under which a model records its base version.
+    static let recordKey = "base_version"
+
+    static func choose(for date: LogicalDate, registry: ModelRegistry, on connection: Connection) throws -> BaseModel {
+        let day = Int32(date.day)
+        for model in try registry.models(asOfDay: day, on: connection) {
+            let hyperparameters = JSON.decodeObject(model.hyperparametersJSON)
+            guard hyperparameters.keys.contains(recordKey) else { continue }
+            let value = hyperparameters[recordKey]
+            guard let version = (value as? Int).map(Int64.init) ?? (value as? NSNumber)?.int64Value else {
+                return BaseModel(record: nil, reason: "model \(model.version), trained for this date before, had no base")
+            }
+            if let record = try registry.record(version: version, on: connection) {
+                return BaseModel(record: record, reason: "the base of model \(model.version), trained for this date before")
+            }
+        }
+        let champion = try registry.champion(on: connection)
+        if let champion, champion.asOfDay < day {
+            return BaseModel(record: champion, reason: "the champion")
+        }
+        if let earlier = try registry.newestServable(before: day, on: connection) {
+            let why = champion.map { "the champion (model \($0.version), as-of \(LogicalDate(day: Int64($0.asOfDay)))) is not older than this date" } ?? "there is no champion"
+            return BaseModel(record: earlier, reason: "newest model of an earlier date (\(LogicalDate(day: Int64(earlier.asOfDay)))): \(why)")
+        }
+        return BaseModel(record: nil, reason: champion == nil ? "no model yet" : "no model of an earlier date")
+    }
+}
