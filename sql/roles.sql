@@ -41,6 +41,10 @@ GRANT EXECUTE ON FUNCTION danser.record_recommendations_shard(date, integer, int
 GRANT EXECUTE ON FUNCTION danser.merge_recommendations_shards(date, integer) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.publish_audited_recommendations(date, bigint, bigint, bigint, jsonb) TO danser_job;
 
+-- The job lease of migration 0007: only the job (and the owner) may take or release it.
+REVOKE ALL ON danser.job_lease FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON danser.job_lease TO danser_job;
+
 -- Least privilege of migration 0008, restated after the broad grants above: the job never writes
 -- the migration record or published history except through its own functions, which publish a
 -- day and seal its partition (read-only for the job from then on).

@@ -5,7 +5,7 @@ enum ExitStatus: Int32, Sendable {
     case ok = 0
     /// The run finished, but some input rows were quarantined.
     case quarantined = 3
-    /// Another run holds the job lock; this one did nothing.
+    /// Another run holds the job lease; this one did nothing.
     case skipped = 4
     /// Interrupted by SIGTERM/SIGINT; nothing half-published.
     case interrupted = 5

@@ -81,15 +81,52 @@ enum Harness {
             Foundation.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+
+        /// Sends `signal` and waits (at most `timeout` seconds) for the exit status; nil if it
+        /// did not end in time (it is then killed).
+        func stop(with signal: Int32, timeout: Double = 60) -> Int32? {
+            guard process.isRunning else { return process.terminationStatus }
+            Foundation.kill(process.processIdentifier, signal)
+            return wait(timeout: timeout)
+        }
+
+        /// Waits for the process to end; nil (and killed) if it did not within `timeout` seconds.
+        func wait(timeout: Double) -> Int32? {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning {
+                kill()
+                return nil
+            }
+            return process.terminationStatus
+        }
+
+        /// Standard error, when started with `captureStandardError`.
+        var standardError: String {
+            guard let errorPath else { return "" }
+            return String(decoding: FileManager.default.contents(atPath: errorPath) ?? Data(), as: UTF8.self)
+        }
+        var errorPath: String?
     }
 
-    static func start(_ arguments: [String], database: ConnectionConfiguration, environment extra: [String: String] = [:]) throws -> Background {
+    static func start(
+        _ arguments: [String], database: ConnectionConfiguration, environment extra: [String: String] = [:], captureStandardError: Bool = false
+    ) throws -> Background {
         let process = makeProcess(arguments, database: database, environment: extra)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
+        var errorPath: String?
+        if captureStandardError {
+            let path = scratchFolder + "/\(UUID().uuidString).err"
+            FileManager.default.createFile(atPath: path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            errorPath = path
+        }
         try process.run()
-        return Background(process)
+        let background = Background(process)
+        background.errorPath = errorPath
+        return background
     }
 
     /// The executable with `DATABASE_URL` pointing at `database` (in the environment, never on

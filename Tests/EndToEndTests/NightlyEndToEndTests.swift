@@ -110,7 +110,7 @@ import Testing
         // The skip reaches monitoring: the textfile says the last run was skipped.
         let textfile = (try? String(contentsOfFile: metrics + "/danser_batch.prom", encoding: .utf8)) ?? ""
         #expect(textfile.contains("danser_batch_last_run_status{status=\"skipped\"} 1"))
-        let skipped = try Connection(database).query("SELECT count(*) FROM danser.runs WHERE status = 'skipped' AND error LIKE '%lock%'").scalar()?.int64Value
+        let skipped = try Connection(database).query("SELECT count(*) FROM danser.runs WHERE status = 'skipped' AND error LIKE '%job lease is held by run%'").scalar()?.int64Value
         #expect(skipped == 1)
     }
 
@@ -152,8 +152,9 @@ import Testing
         #expect(rerun.status == 0, "\(rerun.stderr.suffix(2000))")
         #expect(rerun.stderr.contains("reusing it"))
         #expect(try Self.published(killed) == expected)
-        let failed = try Connection(killed).query("SELECT count(*) FROM danser.runs WHERE status = 'failed'").scalar()?.int64Value
-        #expect(failed == 1)
+        // The killed run is closed as abandoned, with the stage it died in.
+        let abandoned = try Connection(killed).query("SELECT count(*) FROM danser.runs WHERE status = 'abandoned' AND error LIKE '%last stage score%'").scalar()?.int64Value
+        #expect(abandoned == 1)
     }
 
     @Test func shardedScoringPublishesOnlyWhenEveryShardIsDoneAndMatchesOneProcess() throws {

@@ -126,12 +126,11 @@ import Testing
             #expect(run.status == 64, "\(arguments): \(run.status) \(run.stderr)")
             #expect(run.stderr.contains(text), "\(arguments): \(run.stderr)")
         }
-        // While a nightly run holds the job lock, prune does nothing and says so (exit 4).
-        let holder = try Connection(database)
-        #expect(try holder.query("SELECT pg_try_advisory_lock($1)", [.int64(AdvisoryLock.key(for: "danser-batch nightly"))]).scalar() == .bool(true))
+        // While a nightly run holds the job lease, prune does nothing and says who holds it (exit 4).
+        try RunEnvelopeEndToEndTests.holdLease(database, purpose: "nightly 2026-11-11", runID: 11, host: "batch-1.example", pid: 4321)
         let locked = try Harness.run(["prune", "--keep-days", "0", "--keep-models", "0"], database: database)
         #expect(locked.status == 4, "\(locked.stderr)")
-        #expect(locked.stderr.contains("holds the job lock"))
+        #expect(locked.stderr.contains("the job lease is held by run 11 (nightly 2026-11-11) on host batch-1.example, pid 4321"), "\(locked.stderr)")
         #expect(try state(database).days.count == 10)
     }
 

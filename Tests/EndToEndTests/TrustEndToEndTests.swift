@@ -93,14 +93,19 @@ import Testing
         let otherShard = try Harness.run(["score", "--as-of", "2014-04-07", "--shard", "1/2", "--log-format", "json"], database: database)
         #expect(otherShard.status == 0, "\(otherShard.stderr.suffix(1000))")
 
+        // The shards hold the job lease among themselves: a rerun cannot change the champion
+        // under them; it is refused, naming the shard that holds the lease.
+        let refused = try Nightly.nightly("2014-04-07", ["--rerun", "--mode", "retrain", "--seed", "2"], database: database)
+        #expect(refused.status == 4, "\(refused.stderr.suffix(2000))")
+        #expect(refused.stdout.contains("shard 0/2"), "\(refused.stdout)")
+        #expect(slowShard.process.isRunning, "the shard's hold ended before the rerun was tried: the test proves nothing")
+        FileManager.default.createFile(atPath: release, contents: nil)
+        #expect(slowShard.wait() == 0)
+        // Once the set is published, the rerun runs and its champion serves.
         let rerun = try Nightly.nightly("2014-04-07", ["--rerun", "--mode", "retrain", "--seed", "2"], database: database)
         #expect(rerun.status == 0, "\(rerun.stderr.suffix(2000))")
         let connection = try Connection(database)
         let champion = try connection.query("SELECT model_version FROM danser.models WHERE status = 'champion'").scalar()?.int64Value
-        #expect(slowShard.process.isRunning, "the shard's hold ended before the rerun published: the test proves nothing")
-        FileManager.default.createFile(atPath: release, contents: nil)
-        let shardStatus = slowShard.wait()
-        #expect(shardStatus == 6)
         let served = try connection.query("SELECT DISTINCT model_version FROM bi.recommendations_current").rows().map { $0[0].int64Value }
         #expect(served == [champion])
     }

@@ -150,9 +150,22 @@ import Testing
     @Test func abandonedRunsAreClosedAndCheckpointsKept() throws {
         let connection = try Connection(try ProjectFiles.migratedDatabase())
         let ledger = RunLedger()
-        _ = try ledger.start(command: "nightly", asOfDay: day, host: "h", pid: 9, on: connection)
-        #expect(try ledger.closeAbandoned(command: "nightly", on: connection) == 1)
-        #expect(try ledger.lastStatus(command: "nightly", asOfDay: day, on: connection) == "failed")
+        let gone = try ledger.start(command: "nightly", asOfDay: day, host: "h", pid: 9, on: connection)
+        let alive = try ledger.start(command: "score", asOfDay: day, host: "h", pid: 10, on: connection)
+        let elsewhere = try ledger.start(command: "import", asOfDay: nil, host: "other", pid: 9, on: connection)
+        _ = try ledger.heartbeat(runID: gone, stage: "train", on: connection)
+        try ledger.noteCause(runID: gone, cause: "server closed the connection", on: connection)
+        // Same host: pid 9 is gone, pid 10 alive; the other host's run has a fresh heartbeat.
+        let closed = try ledger.closeAbandoned(host: "h", pid: 1, isAlive: { $0 == 10 }, expirySeconds: 60, on: connection)
+        #expect(closed.map(\.runID) == [gone])
+        #expect(try ledger.lastStatus(command: "nightly", asOfDay: day, on: connection) == "abandoned")
+        let error = try connection.query("SELECT error FROM danser.runs WHERE run_id = $1", [.int64(gone)]).scalar()?.stringValue ?? ""
+        #expect(error.contains("last stage train") && error.contains("server closed the connection"), "\(error)")
+        #expect(try ledger.lastStatus(command: "score", asOfDay: day, on: connection) == "running")
+        // Without a heartbeat for the expiry, the other host's run is abandoned too.
+        try connection.query("UPDATE danser.runs SET heartbeat_at = now() - interval '2 minutes' WHERE run_id = $1", [.int64(elsewhere)])
+        #expect(try ledger.closeAbandoned(host: "h", pid: 1, isAlive: { $0 == 10 }, expirySeconds: 60, on: connection).map(\.runID) == [elsewhere])
+        _ = alive
         let checkpoints = TrainingCheckpointStore()
         try checkpoints.save(asOfDay: day, fingerprint: "f", epoch: 1, checkpoint: [1], runID: nil, on: connection)
         try checkpoints.save(asOfDay: day, fingerprint: "f", epoch: 2, checkpoint: [2, 2], runID: nil, on: connection)

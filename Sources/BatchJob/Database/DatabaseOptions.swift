@@ -17,7 +17,19 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Folder of the numbered migrations. Default: DANSER_SQL_DIR, else the sql/ folder of this checkout or installation.")
     var sqlDir: String?
 
+    @Option(help: "Attempts of a run through transient database failures (lost connection, server restart). Default: DANSER_RETRY_ATTEMPTS, else 8.")
+    var retryAttempts: Int?
+
+    @Option(help: "Seconds before the first retry; each later wait doubles. Default: DANSER_RETRY_DELAY_SECONDS, else 5.")
+    var retryDelay: Double?
+
+    @Option(help: "Longest wait between retries, in seconds. Default: DANSER_RETRY_MAX_DELAY_SECONDS, else 60.")
+    var retryMaxDelay: Double?
+
     func validate() throws {
+        if let retryAttempts, retryAttempts < 1 { throw ValidationError("--retry-attempts must be 1 or more (1: no retry).") }
+        if let retryDelay, retryDelay < 0 { throw ValidationError("--retry-delay must be 0 or more seconds.") }
+        if let retryMaxDelay, retryMaxDelay < 0 { throw ValidationError("--retry-max-delay must be 0 or more seconds.") }
         // A string that does not parse is reported when it is used (exit 78), never echoed.
         if let databaseURL, (try? ConnectionConfiguration(databaseURL).validate()) != nil,
             ConnectionConfiguration(databaseURL).containsPassword

@@ -55,6 +55,8 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         output.bootstrap()
+        ShutdownSignal.install()
+        ShutdownSignal.setLastWords(grace: 0, nil)
         let logger = Logger(label: "danser.import")
         var anyQuarantined = false
         try FailureReport.run {
@@ -66,15 +68,23 @@ struct ImportCommand: ParsableCommand {
                     throw InputError(code: .unreadable, path: file, detail: "permission denied")
                 }
             }
-            let connection = try database.migratedConnection(logger: logger)
-            let db = Database(connection.configuration, logger: logger)
+            let configuration = try database.connectionConfiguration(logger: logger)
+            let db = Database(configuration, logger: logger)
+            // No safe points inside a file's COPY: on SIGTERM/SIGINT the envelope records
+            // `interrupted` at once and exits 5; the server rolls the file's transaction back.
+            let envelope = RunEnvelope(logger: logger, shutdownGrace: 0)
+            envelope.connect(configuration)
+            defer { envelope.end(on: nil) }
+            let supervisor = RunSupervisor(policy: database.runRetryPolicy, envelope: envelope, logger: logger)
+            let runID = try supervisor.run { _ in
+                try Migrator(try database.migrations(), logger: logger).apply(on: try db.connection())
+                // The run ledger gets one row for the whole command, closed however it ends.
+                return try envelope.openRun(command: "import", asOfDay: nil, on: try db.connection())
+            }
             var importer = ClickImporter(database: db, logger: logger)
             importer.maxLineLength = maxLineLength
             importer.earliestAllowedMicros = earliestMicros ?? ClickFormat.defaultEarliestMicros
-            // The run ledger gets one row for the whole command, closed however it ends.
             let ledger = RunLedger()
-            let runID = try ledger.start(
-                command: "import", asOfDay: nil, host: ProcessInfo.processInfo.hostName, pid: getpid(), on: connection)
             var totals = (files: 0, skipped: 0, imported: 0, duplicate: 0, quarantined: 0)
             let started = Date()
             func closeRun(_ status: String, error: String?) {
@@ -83,13 +93,21 @@ struct ImportCommand: ParsableCommand {
                 let timings = "{\"total_s\": \(String(format: "%.3f", Date().timeIntervalSince(started)))}"
                 try? db.withRetry { connection in
                     try ledger.finish(runID: runID, status: status, modelVersion: nil, rowCountsJSON: counts, timingsJSON: timings,
-                        metricsJSON: "{}", error: error, reportPath: nil, on: connection)
+                        metricsJSON: "{}", error: error, reportPath: nil, stage: RunStage.current, on: connection)
                 }
             }
             do {
                 for file in files {
+                    RunStage.enter("import \((file as NSString).lastPathComponent)")
                     let outcome: ClickImporter.Outcome
-                    do { outcome = try importer.importFile(file, format: format) } catch let error as ImportError {
+                    do {
+                        // A file is one transaction, and a file already imported is skipped: a
+                        // retry after a lost connection neither loses nor duplicates a click.
+                        outcome = try supervisor.run { attempt in
+                            if attempt > 1 { _ = try envelope.openRun(command: "import", asOfDay: nil, on: try db.connection()) }
+                            return try importer.importFile(file, format: format)
+                        }
+                    } catch let error as ImportError {
                         closeRun("failed", error: error.description)
                         printError(error.description)
                         throw ExitCode(ExitStatus.dataError.rawValue)
@@ -105,7 +123,8 @@ struct ImportCommand: ParsableCommand {
             } catch let error as ExitCode {
                 throw error
             } catch {
-                closeRun("failed", error: "\(error)".split(separator: "\n").first.map(String.init))
+                let interrupted = (error as? JobError)?.code == .interrupted
+                closeRun(interrupted ? "interrupted" : "failed", error: "\(error)".split(separator: "\n").first.map(String.init))
                 throw error
             }
             closeRun("succeeded", error: nil)

@@ -10,7 +10,7 @@ struct NightlyCommand: ParsableCommand {
         abstract: "Ingest, train or fine-tune, evaluate and gate, publish features, precompute top-K, record: for one date.",
         discussion: """
             Reads clicks strictly before --as-of (UTC midnight). A date that already succeeded is a no-op \
-            unless --rerun. Exit codes: 0 done (or already done), 4 skipped (another run holds the lock), \
+            unless --rerun. Exit codes: 0 done (or already done), 4 skipped (another run holds the job lease; the message names it), \
             5 interrupted, 6 the day failed its audit (not published), 64 usage, 65 too little data, 69/75 database unavailable, 77 permission, 78 configuration.
             """
     )
@@ -54,25 +54,43 @@ struct NightlyCommand: ParsableCommand {
         if status != .ok { throw ExitCode(status.rawValue) }
     }
 
-    /// One night from start to report; shared with `backfill` and `demo`.
+    /// One night from start to report; shared with `backfill` and `demo`. Runs inside the
+    /// envelope (lease, ledger row, heartbeat, signals) and the supervisor (transient failures
+    /// retried on a new connection). A run that never reached the database still writes the
+    /// metrics textfile: status failed, the last success kept from the previous file.
     static func runNight(_ settings: NightlySettings, database: DatabaseOptions, logger: Logger) throws -> ExitStatus {
         var settings = settings
         if settings.reportDirectory == nil && database.configuredServer == nil {
             settings.reportDirectory = database.embeddedServer.stateDirectory + "/reports"
         }
-        let connection = try database.migratedConnection(logger: logger)
-        let configuration = try database.connectionConfiguration(logger: logger)
-        let job = NightlyJob(settings: settings, database: configuration, connection: connection, logger: logger)
+        let envelope = RunEnvelope(logger: logger)
+        var job: NightlyJob?
+        var connection: Connection?
+        defer { envelope.end(on: connection) }
         var status = ExitStatus.ok
         var failure: (any Error)?
         do {
-            status = try job.run()
+            status = try RunSupervisor(policy: database.runRetryPolicy, envelope: envelope, logger: logger).run { _ in
+                let configuration = try database.connectionConfiguration(logger: logger)
+                envelope.connect(configuration)
+                connection = nil
+                let attempt = try database.migratedConnection(logger: logger)
+                connection = attempt
+                let attemptJob = NightlyJob(settings: settings, database: configuration, connection: attempt, logger: logger, envelope: envelope)
+                job = attemptJob
+                return try attemptJob.run()
+            }
         } catch {
             failure = error
         }
-        var summary = job.summary
-        if summary.runID != nil || status == .skipped {
-            summary.reportPath = RunOutputs(settings: settings, summary: summary, connection: connection, logger: logger).write()
+        var summary = job?.summary ?? NightlySummary()
+        if let failure, summary.status == "running" {
+            summary.status = (failure as? JobError)?.code == .interrupted ? "interrupted" : "failed"
+            summary.error = "\(failure)"
+        }
+        if summary.runID != nil || status == .skipped || failure != nil {
+            let live = connection?.isAlive == true ? connection : nil
+            summary.reportPath = RunOutputs(settings: settings, summary: summary, connection: live, logger: logger).write()
         }
         if let failure { throw failure }
         NightlyPrinter.print(summary, settings: settings, status: status)

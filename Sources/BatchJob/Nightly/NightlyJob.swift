@@ -3,7 +3,7 @@ import FeatureStore
 import Foundation
 import Logging
 
-/// The envelope of a run: the job lock, the ledger row opened and closed around it, and the
+/// A run: the job lease, the ledger row opened and closed around it (RunEnvelope), and the
 /// run's pipeline of stages (`Pipeline`), every stage keyed to the logical date. See
 /// docs/OPERATIONS.md.
 final class NightlyJob {
@@ -17,42 +17,39 @@ final class NightlyJob {
     /// What the run found and did, for the ledger, the report and the metrics file.
     private(set) var summary = NightlySummary()
 
-    init(settings: NightlySettings, database: ConnectionConfiguration, connection: Connection, logger: Logger) {
+    /// The lease, the ledger row's life and the heartbeat (see RunEnvelope).
+    let envelope: RunEnvelope
+
+    init(settings: NightlySettings, database: ConnectionConfiguration, connection: Connection, logger: Logger, envelope: RunEnvelope? = nil) {
         // One level of parallelism: the large products are split over `threads` one-thread sgemms.
         BLAS.setThreadCount(1)
         self.settings = settings
         self.database = database
         self.connection = connection
         self.logger = logger
+        self.envelope = envelope ?? RunEnvelope(logger: logger)
+        self.envelope.connect(database)
     }
 
-    static let lockName = "danser-batch nightly"
-
-    /// Runs the pipeline; returns the exit status (errors after the ledger row is open are
-    /// recorded there, then rethrown).
+    /// Runs the night; returns the exit status (errors after the ledger row is open are recorded
+    /// there, then rethrown).
     func run() throws -> ExitStatus {
         let asOfDay = Int32(settings.asOf.day)
-        // Shards of one day's scoring run side by side, each under its own lock.
-        let shard = settings.pipeline.shard
-        let sharded = shard.count > 1
-        let lockName = sharded ? "\(Self.lockName) score shard \(shard)" : Self.lockName
-        guard let lock = try AdvisoryLock.tryAcquire(lockName, configuration: database, logger: logger) else {
-            try ledger.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "another run holds the job lock", host: Self.host, pid: getpid(), on: connection)
-            logger.warning("another nightly run holds the job lock; this one did nothing", metadata: ["as_of": "\(settings.asOf)"])
+        if let holders = try envelope.acquireLease(settings.leaseClaim, on: connection) {
+            let reason = RunEnvelope.describe(holders)
+            try envelope.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: reason, on: connection)
+            logger.warning("another run holds the job lease; this one did nothing", metadata: ["as_of": "\(settings.asOf)", "holder": "\(reason)"])
             summary.status = "skipped"
+            summary.skipReason = reason
             return .skipped
         }
-        defer { lock.release() }
-        // Only the holder of the job lock knows that no other run of its kind is alive.
-        let abandoned = sharded ? 0 : try ledger.closeAbandoned(command: settings.command, on: connection)
-        if abandoned > 0 { logger.notice("closed runs left open by a killed process", metadata: ["runs": "\(abandoned)"]) }
-        if !settings.rerun, let done = try ledger.lastSucceeded(command: settings.command, asOfDay: asOfDay, on: connection) {
-            try ledger.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "already completed by run \(done.runID)", host: Self.host, pid: getpid(), on: connection)
+        if !settings.rerun, envelope.runID == nil, let done = try ledger.lastSucceeded(command: settings.command, asOfDay: asOfDay, on: connection) {
+            try envelope.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: "already completed by run \(done.runID)", on: connection)
             logger.info("this date already succeeded; nothing to do (use --rerun to recompute)", metadata: ["as_of": "\(settings.asOf)", "run": "\(done.runID)"])
             summary.alreadyDone = done.runID
             return .ok
         }
-        let runID = try ledger.start(command: settings.command, asOfDay: asOfDay, host: Self.host, pid: getpid(), on: connection)
+        let runID = try envelope.openRun(command: settings.command, asOfDay: asOfDay, on: connection)
         summary.runID = runID
         logger.info("\(settings.command) run started", metadata: ["run": "\(runID)", "as_of": "\(settings.asOf)"])
         let context = RunContext(settings: settings, connection: connection, logger: logger, runID: runID, summary: summary)
@@ -77,7 +74,7 @@ final class NightlyJob {
         try ledger.finish(
             runID: runID, status: summary.status, modelVersion: summary.scoringVersion ?? summary.modelVersion,
             rowCountsJSON: JSON.encode(summary.counts), timingsJSON: JSON.encode(summary.timings.reduce(into: [String: Double]()) { $0[$1.stage] = $1.seconds }),
-            metricsJSON: JSON.encode(summary.metrics), error: summary.error, reportPath: summary.reportPath, on: connection)
+            metricsJSON: JSON.encode(summary.metrics), error: summary.error, reportPath: summary.reportPath, stage: RunStage.current, on: connection)
     }
 
     /// The preset's name when `configuration` is that preset, else "custom".

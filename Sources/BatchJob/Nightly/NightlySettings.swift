@@ -53,6 +53,16 @@ struct NightlySettings: Sendable {
     /// The ledger's name for this kind of run.
     var command: String { pipeline.command }
 
+    /// The job lease this run needs: the shards of one day's set share it among themselves;
+    /// everything else (nightly, rerun, whole-day score) holds it alone.
+    var leaseClaim: JobLease.Claim {
+        let shard = pipeline.shard
+        if shard.count > 1 {
+            return JobLease.Claim(.shared(key: "score \(asOf) in \(shard.count) shards"), purpose: "score \(asOf) shard \(shard)")
+        }
+        return JobLease.Claim(.exclusive, purpose: "\(command) \(asOf)" + (rerun && command == "nightly" ? " rerun" : ""))
+    }
+
     var evaluationStartMicros: Int64 { asOf.adding(days: -evaluationDays).startMicros }
 
     /// Sessions with a click at or after this time are scored.

@@ -4,6 +4,8 @@ struct NightlySummary {
     var status = "running"
     var mode = "none"
     var error: String?
+    /// Set when another run held the job lease: who, since when.
+    var skipReason: String?
     /// Set when the date had already succeeded and this invocation did nothing.
     var alreadyDone: Int64?
     var trainingSkipped = false

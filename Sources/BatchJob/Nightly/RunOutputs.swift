@@ -7,7 +7,8 @@ import Logging
 struct RunOutputs {
     let settings: NightlySettings
     let summary: NightlySummary
-    let connection: Connection
+    /// Nil when the server could not be reached: the metrics file is still written.
+    let connection: Connection?
     let logger: Logger
 
     /// Writes what is configured; returns the report's path if one was written. A run that was
@@ -16,7 +17,7 @@ struct RunOutputs {
     func write() -> String? {
         var reportPath: String?
         let ledger = RunLedger()
-        if let runID = summary.runID, let folder = settings.reportDirectory {
+        if let runID = summary.runID, let folder = settings.reportDirectory, let connection {
             let history = (try? ledger.recent(command: "nightly", limit: 60, on: connection)) ?? []
             do {
                 let path = try report(runID: runID, history: history).write(to: folder)
@@ -29,7 +30,9 @@ struct RunOutputs {
         }
         if let folder = settings.metricsDirectory {
             var metrics = RunMetrics(asOf: settings.asOf.description, status: summary.status)
-            metrics.lastSuccessUnixSeconds = (try? ledger.lastSuccessMicros(command: "nightly", on: connection)).flatMap { $0 }.map { Double($0) / 1e6 }
+            // The ledger knows the last success; without it, the previous textfile still does.
+            metrics.lastSuccessUnixSeconds = connection.flatMap { try? ledger.lastSuccessMicros(command: "nightly", on: $0) }.map { Double($0) / 1e6 }
+                ?? RunMetrics.previousLastSuccess(inFolder: folder)
             metrics.stageSeconds = summary.timings
             metrics.clicksIn = summary.counts["clicks"] ?? 0
             metrics.recommendationRowsOut = summary.counts["recommendation_rows"] ?? 0
@@ -83,7 +86,7 @@ enum NightlyPrinter {
             return
         }
         if status == .skipped {
-            Swift.print("as-of \(settings.asOf): skipped, another run holds the job lock")
+            Swift.print("as-of \(settings.asOf): skipped, " + (summary.skipReason ?? "another run holds the job lease"))
             return
         }
         Swift.print("as-of \(settings.asOf): run \(summary.runID.map(String.init) ?? "-") \(summary.status), mode \(summary.mode)")

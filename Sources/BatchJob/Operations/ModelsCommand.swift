@@ -55,8 +55,7 @@ struct ModelsCommand: ParsableCommand {
         func run() throws {
             output.bootstrap()
             try FailureReport.run {
-                let connection = try database.migratedConnection(logger: Logger(label: "danser.models"))
-                try ModelsCommand.change(on: connection, database: database) { registry in
+                try ModelsCommand.change(action: "promote", database: database) { registry, connection in
                     guard let model = try registry.record(version: version, on: connection) else {
                         throw JobError(.usage, "there is no model \(version); see danser-batch models list")
                     }
@@ -76,8 +75,7 @@ struct ModelsCommand: ParsableCommand {
         func run() throws {
             output.bootstrap()
             try FailureReport.run {
-                let connection = try database.migratedConnection(logger: Logger(label: "danser.models"))
-                try ModelsCommand.change(on: connection, database: database) { registry in
+                try ModelsCommand.change(action: "rollback", database: database) { registry, connection in
                     guard let current = try registry.champion(on: connection), let previous = try registry.previousChampion(on: connection) else {
                         throw JobError(.usage, "there is no previous champion to roll back to; see danser-batch models list")
                     }
@@ -89,22 +87,23 @@ struct ModelsCommand: ParsableCommand {
         }
     }
 
-    /// Changes the champion under the job lock (never while a night runs), in one transaction,
-    /// checking that the new champion's features can be read back.
-    static func change(on connection: Connection, database: DatabaseOptions, _ body: (ModelRegistry) throws -> Int64) throws {
+    /// Changes the champion under the job lease (never while a night runs), in one transaction,
+    /// checking that the new champion's features can be read back. A ledger row `models <action>`.
+    static func change(action: String, database: DatabaseOptions, _ body: (ModelRegistry, Connection) throws -> Int64) throws {
         let logger = Logger(label: "danser.models")
-        guard let lock = try AdvisoryLock.tryAcquire(NightlyJob.lockName, configuration: try database.connectionConfiguration(logger: logger), logger: logger) else {
-            throw JobError(.lockHeld, "a nightly run holds the job lock; try again when it has finished")
-        }
-        defer { lock.release() }
         let registry = ModelRegistry()
-        // Everything the new champion will serve is read back and checked before the change commits.
-        let version = try connection.withTransaction { _ in
-            let version = try body(registry)
-            guard let model = try registry.record(version: version, on: connection) else { return version }
-            _ = try Checkpoint(decoding: Data(try registry.checkpoint(version: version, on: connection))).makeModel()
-            try FeatureRepository().verify(version: version, rows: model.itemCount + 1, dim: model.dim, on: connection)
-            return version
+        let version = try EnvelopedCommand.run(
+            command: "models \(action)", purpose: "models \(action)", busy: "try again when it has finished", database: database, logger: logger,
+            connect: { try database.migratedConnection(logger: logger) }
+        ) { connection in
+            // Everything the new champion will serve is read back and checked before the change commits.
+            try connection.withTransaction { connection in
+                let version = try body(registry, connection)
+                guard let model = try registry.record(version: version, on: connection) else { return version }
+                _ = try Checkpoint(decoding: Data(try registry.checkpoint(version: version, on: connection))).makeModel()
+                try FeatureRepository().verify(version: version, rows: model.itemCount + 1, dim: model.dim, on: connection)
+                return version
+            }
         }
         print("model \(version) is the champion; run danser-batch score (or the next nightly) to publish recommendations with it")
     }

@@ -13,8 +13,8 @@ struct PruneCommand: ParsableCommand {
             day always stays (days published before day audits existed never count as the newest). Model versions beyond the newest --keep-models are deleted \
             with their embeddings and statistics, except the champion, the previous champion (the \
             rollback target), models of kept days and ancestors of kept models. Everything happens \
-            in one transaction, under the nightly job's lock. Exit codes: 0 done, 4 a nightly run \
-            holds the lock (nothing done), 64 usage, 69/75 database unavailable, 77 permission.
+            in one transaction, under the job lease. Exit codes: 0 done, 4 another run \
+            holds the lease (nothing done; the message names it), 64 usage, 69/75 database unavailable, 77 permission.
             """
     )
 
@@ -43,28 +43,31 @@ struct PruneCommand: ParsableCommand {
 
     func run() throws {
         output.bootstrap()
+        ShutdownSignal.install()
         let logger = Logger(label: "danser.prune")
         try FailureReport.run {
-            let configuration = try database.connectionConfiguration(logger: logger)
-            let connection = try Database(configuration, logger: logger).connection()
-            // Only checks the schema (the job role may not create schemas): migrating is the owner's job.
-            let pending = try Migrator(try database.migrations(), logger: logger).pending(on: connection)
-            guard pending.isEmpty else {
-                throw FeatureStoreError(.configuration, "the database lacks migrations \(pending.map(\.name).joined(separator: ", "))",
-                    hint: "run danser-batch migrate as the schema owner first")
-            }
-            guard let lock = try AdvisoryLock.tryAcquire(NightlyJob.lockName, configuration: configuration, logger: logger) else {
-                throw JobError(.lockHeld, "a nightly run holds the job lock; nothing was pruned. Run prune again after it ends.")
-            }
-            defer { lock.release() }
-            try connection.withTransaction { connection in
-                let plan = RetentionPlan(
-                    days: try RetentionStore.days(on: connection), models: try RetentionStore.models(on: connection),
-                    keepDays: keepDays, keepModels: keepModels)
-                for line in Self.describe(plan, dryRun: dryRun) { print(line) }
-                guard !dryRun else { return }
-                try RetentionStore.apply(plan, on: connection)
-                logger.info("pruned", metadata: ["days": "\(plan.daysToDrop.count)", "models": "\(plan.modelsToDelete.count)"])
+            try EnvelopedCommand.run(
+                command: "prune", purpose: "prune", busy: "nothing was pruned. Run prune again after it ends.", database: database, logger: logger,
+                connect: {
+                    let connection = try Database(try database.connectionConfiguration(logger: logger), logger: logger).connection()
+                    // Only checks the schema (the job role may not create schemas): migrating is the owner's job.
+                    let pending = try Migrator(try database.migrations(), logger: logger).pending(on: connection)
+                    guard pending.isEmpty else {
+                        throw FeatureStoreError(.configuration, "the database lacks migrations \(pending.map(\.name).joined(separator: ", "))",
+                            hint: "run danser-batch migrate as the schema owner first")
+                    }
+                    return connection
+                }
+            ) { connection in
+                try connection.withTransaction { connection in
+                    let plan = RetentionPlan(
+                        days: try RetentionStore.days(on: connection), models: try RetentionStore.models(on: connection),
+                        keepDays: keepDays, keepModels: keepModels)
+                    for line in Self.describe(plan, dryRun: dryRun) { print(line) }
+                    guard !dryRun else { return }
+                    try RetentionStore.apply(plan, on: connection)
+                    logger.info("pruned", metadata: ["days": "\(plan.daysToDrop.count)", "models": "\(plan.modelsToDelete.count)"])
+                }
             }
         }
     }

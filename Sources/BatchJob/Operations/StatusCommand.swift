@@ -17,7 +17,19 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         output.bootstrap()
         try FailureReport.run {
-            let connection = try database.migratedConnection(logger: Logger(label: "danser.status"))
+            let logger = Logger(label: "danser.status")
+            let connection = try database.migratedConnection(logger: logger)
+            // Runs whose process is gone are marked abandoned first (a reader without write
+            // rights just sees them as running).
+            let abandoned = (try? RunLedger().closeAbandoned(
+                host: ProcessInfo.processInfo.hostName, pid: getpid(), isAlive: RunEnvelope.isProcessAlive,
+                expirySeconds: RunEnvelope.Timing.fromEnvironment().expirySeconds, on: connection)) ?? []
+            for run in abandoned {
+                logger.notice("marked a run whose process is gone as abandoned", metadata: ["run": "\(run.runID)", "stage": "\(run.stage ?? "-")"])
+            }
+            for holder in (try? JobLease.holders(on: connection)) ?? [] {
+                print("job lease: \(holder)\(holder.expired ? " (expired)" : "")")
+            }
             if let champion = try ModelRegistry().champion(on: connection) {
                 print("champion: model \(champion.version) (\(champion.mode), as-of \(LogicalDate(day: Int64(champion.asOfDay))), \(champion.itemCount) items)")
             } else {

@@ -53,6 +53,17 @@ struct RunMetrics: Sendable {
         return registry.makeGauge(descriptor: descriptor, labels: labels)
     }
 
+    /// The last success recorded in the textfile already in `folder`, if any: a run that
+    /// cannot reach the ledger keeps it rather than losing it.
+    static func previousLastSuccess(inFolder folder: String) -> Double? {
+        let path = (folder as NSString).appendingPathComponent("danser_batch.prom")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("danser_batch_last_success") {
+            if let value = line.split(separator: " ").last.flatMap({ Double($0) }) { return value }
+        }
+        return nil
+    }
+
     /// Writes `danser_batch.prom` in `folder` through a temporary file and a rename.
     func write(toFolder folder: String) throws -> String {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -20,24 +20,95 @@ public struct RunLedger: Sendable {
 
     public func start(command: String, asOfDay: Int32?, host: String, pid: Int32, on connection: Connection) throws -> Int64 {
         let result = try connection.query(
-            "INSERT INTO danser.runs (command, as_of, status, host, pid) VALUES ($1, $2, 'running', $3, $4) RETURNING run_id",
+            "INSERT INTO danser.runs (command, as_of, status, host, pid, heartbeat_at, stage) VALUES ($1, $2, 'running', $3, $4, now(), 'start') RETURNING run_id",
             [.text(command), asOfDay.map { .date($0) } ?? .null, .text(host), .int32(pid)])
         guard let id = try result.scalar()?.int64Value else { throw FeatureStoreError(.decodingFailed, "the ledger returned no run id") }
         return id
     }
 
-    /// Closes a run with its outcome.
+    /// Closes a run with its outcome (and the stage it ended in, when given).
     public func finish(
         runID: Int64, status: String, modelVersion: Int64?, rowCountsJSON: String, timingsJSON: String, metricsJSON: String,
-        error: String?, reportPath: String?, on connection: Connection
+        error: String?, reportPath: String?, stage: String? = nil, on connection: Connection
     ) throws {
         try connection.query("""
             UPDATE danser.runs SET status = $2, finished_at = now(), model_version = $3, row_counts = $4, timings = $5,
-                metrics = $6, error = $7, report_path = $8
+                metrics = $6, error = $7, report_path = $8, stage = coalesce($9, stage), heartbeat_at = now()
             WHERE run_id = $1
             """,
             [.int64(runID), .text(status), modelVersion.map { .int64($0) } ?? .null, .jsonb(rowCountsJSON), .jsonb(timingsJSON),
-             .jsonb(metricsJSON), .optionalText(error), .optionalText(reportPath)])
+             .jsonb(metricsJSON), .optionalText(error), .optionalText(reportPath), .optionalText(stage)])
+    }
+
+    /// A sign of life of a running run, with the stage it is in. False when the row is no
+    /// longer running (another command closed it as abandoned during an outage).
+    @discardableResult
+    public func heartbeat(runID: Int64, stage: String?, on connection: Connection) throws -> Bool {
+        try connection.query(
+            "UPDATE danser.runs SET heartbeat_at = now(), stage = coalesce($2, stage) WHERE run_id = $1 AND status = 'running'",
+            [.int64(runID), .optionalText(stage)]).affectedRows == 1
+    }
+
+    /// Records the last transient failure a run saw (kept if the process dies before it ends).
+    public func noteCause(runID: Int64, cause: String, on connection: Connection) throws {
+        try connection.query("UPDATE danser.runs SET cause = $2 WHERE run_id = $1", [.int64(runID), .text(cause)])
+    }
+
+    /// The same run again after a transient failure: running, one more attempt, the cause kept.
+    public func reopen(runID: Int64, cause: String?, on connection: Connection) throws {
+        try connection.query("""
+            UPDATE danser.runs SET status = 'running', finished_at = NULL, error = NULL, attempts = attempts + 1,
+                cause = coalesce($2, cause), heartbeat_at = now()
+            WHERE run_id = $1
+            """, [.int64(runID), .optionalText(cause)])
+    }
+
+    /// A run still marked running whose process is gone.
+    public struct Abandoned: Sendable {
+        public var runID: Int64
+        public var command: String
+        public var stage: String?
+        public var cause: String?
+    }
+
+    /// Marks `abandoned` every running run whose process is gone: on `host` with a pid that
+    /// `isAlive` denies, or (elsewhere) with no heartbeat for `expirySeconds`. The error names
+    /// the last stage and the last failure seen. `excluding` is this process's own run.
+    @discardableResult
+    public func closeAbandoned(
+        host: String, pid: Int32, isAlive: (Int32) -> Bool, expirySeconds: Double, on connection: Connection
+    ) throws -> [Abandoned] {
+        let result = try connection.query("""
+            SELECT run_id, command, stage, cause, host, pid,
+                   coalesce(heartbeat_at, started_at) < now() - make_interval(secs => $1),
+                   to_char(coalesce(heartbeat_at, started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+            FROM danser.runs WHERE status = 'running' ORDER BY run_id
+            """, [.float8(expirySeconds)])
+        var closed: [Abandoned] = []
+        for row in 0..<result.rowCount {
+            let runID = try result.value(row, 0).int64Value ?? 0
+            let runHost = try result.value(row, 4).stringValue
+            let runPID = Int32(truncatingIfNeeded: try result.value(row, 5).int64Value ?? 0)
+            let stale = try result.value(row, 6).boolValue ?? false
+            let sameHost = runHost == host
+            if sameHost && runPID == pid { continue }
+            let gone = sameHost ? !isAlive(runPID) : stale
+            guard gone else { continue }
+            let run = Abandoned(
+                runID: runID, command: try result.value(row, 1).stringValue ?? "", stage: try result.value(row, 2).stringValue,
+                cause: try result.value(row, 3).stringValue)
+            let lastSign = try result.value(row, 7).stringValue ?? "?"
+            var message = sameHost
+                ? "abandoned: process \(runPID) on \(runHost ?? "?") is gone (last heartbeat \(lastSign) UTC)"
+                : "abandoned: no heartbeat from \(runHost ?? "?") since \(lastSign) UTC"
+            message += "; last stage \(run.stage ?? "unknown")"
+            if let cause = run.cause { message += "; last failure seen: \(cause)" }
+            let updated = try connection.query(
+                "UPDATE danser.runs SET status = 'abandoned', finished_at = now(), error = $2 WHERE run_id = $1 AND status = 'running'",
+                [.int64(runID), .text(message)]).affectedRows
+            if updated == 1 { closed.append(run) }
+        }
+        return closed
     }
 
     /// Records the stage a run has reached (where it stopped, if it never finishes).
@@ -57,15 +128,6 @@ public struct RunLedger: Sendable {
             "INSERT INTO danser.runs (command, as_of, status, finished_at, error, host, pid) VALUES ($1, $2, 'skipped', now(), $3, $4, $5) RETURNING run_id",
             [.text(command), asOfDay.map { .date($0) } ?? .null, .text(reason), .text(host), .int32(pid)])
         return try result.scalar()?.int64Value ?? 0
-    }
-
-    /// Runs of `command` still marked running while this process holds the job lock died
-    /// without closing their row (kill -9, power loss): mark them failed. Returns how many.
-    @discardableResult
-    public func closeAbandoned(command: String, on connection: Connection) throws -> Int {
-        try connection.query(
-            "UPDATE danser.runs SET status = 'failed', finished_at = now(), error = 'the process ended without closing the run (killed?)' WHERE command = $1 AND status = 'running'",
-            [.text(command)]).affectedRows
     }
 
     public func lastSucceeded(command: String, asOfDay: Int32, on connection: Connection) throws -> RunRecord? {

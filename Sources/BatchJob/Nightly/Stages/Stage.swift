@@ -60,6 +60,7 @@ final class RunContext {
     func run<S: Stage>(_ stage: S, _ input: S.Input) throws -> S.Output {
         let name = S.name.rawValue
         try ShutdownSignal.check(name)
+        RunStage.enter(name)
         try ledger.recordStage(runID: runID, stage: name, on: connection)
         FaultInjection.hold(at: name)
         try ShutdownSignal.check(name)
