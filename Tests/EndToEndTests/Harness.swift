@@ -110,12 +110,13 @@ enum Harness {
     }
 
     static func start(
-        _ arguments: [String], database: ConnectionConfiguration, environment extra: [String: String] = [:], captureStandardError: Bool = false
+        _ arguments: [String], database: ConnectionConfiguration, environment extra: [String: String] = [:], captureStandardError: Bool = false,
+        standardInput: FileHandle? = nil
     ) throws -> Background {
         let process = makeProcess(arguments, database: database, environment: extra)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = standardInput ?? FileHandle.nullDevice
         var errorPath: String?
         if captureStandardError {
             let path = scratchFolder + "/\(UUID().uuidString).err"

@@ -91,11 +91,10 @@ import Testing
         #expect(shard.stdout.contains("batch-9.example"))
     }
 
-    /// A click file that never ends: a FIFO nobody writes to, so the import blocks in it.
-    static func stalledInput() throws -> String {
-        let path = Harness.scratchFolder + "/stalled-\(UUID().uuidString).csv"
-        #expect(mkfifo(path, 0o600) == 0)
-        return path
+    /// Clicks that never end: `import -` reads standard input from a pipe nobody writes to (and
+    /// nobody closes while the test runs), so the import blocks in it. (A FIFO path is refused.)
+    static func stalledImport(_ database: ConnectionConfiguration, pipe: Pipe) throws -> Harness.Background {
+        try Harness.start(["import", "-", "--format", "generic-csv", "--log-format", "json"], database: database, standardInput: pipe.fileHandleForReading)
     }
 
     static func waitFor(_ database: ConnectionConfiguration, _ sql: String) throws {
@@ -106,14 +105,15 @@ import Testing
     /// with the stage.
     @Test func aSignalledImportExits5AndIsRecordedInterrupted() throws {
         let database = try Self.migrated()
-        let stalled = try Self.stalledInput()
-        let importing = try Harness.start(["import", stalled, "--format", "generic-csv", "--log-format", "json"], database: database)
+        let stalled = Pipe()
+        defer { try? stalled.fileHandleForWriting.close() }
+        let importing = try Self.stalledImport(database, pipe: stalled)
         try Self.waitFor(database, "SELECT count(*) FROM danser.runs WHERE command = 'import' AND status = 'running'")
         Thread.sleep(forTimeInterval: 0.5)
         #expect(importing.stop(with: SIGTERM, timeout: 30) == 5)
         let row = try Connection(database).query("SELECT status, stage, error FROM danser.runs WHERE command = 'import'").rows()
         #expect(row.first?[0].stringValue == "interrupted")
-        #expect(row.first?[1].stringValue?.hasPrefix("import stalled-") == true, "\(row)")
+        #expect(row.first?[1].stringValue == "import -", "\(row)")
         #expect(try Self.scalar("SELECT count(*) FROM danser.click_log", database) == "0")
     }
 
@@ -121,8 +121,9 @@ import Testing
     /// (here `status`), instead of staying running.
     @Test func aKilledRunIsMarkedAbandonedWithItsStage() throws {
         let database = try Self.migrated()
-        let stalled = try Self.stalledInput()
-        let importing = try Harness.start(["import", stalled, "--format", "generic-csv", "--log-format", "json"], database: database)
+        let stalled = Pipe()
+        defer { try? stalled.fileHandleForWriting.close() }
+        let importing = try Self.stalledImport(database, pipe: stalled)
         try Self.waitFor(database, "SELECT count(*) FROM danser.runs WHERE command = 'import' AND status = 'running'")
         Thread.sleep(forTimeInterval: 0.5)
         importing.kill()
@@ -131,7 +132,7 @@ import Testing
         #expect(status.stdout.contains("abandoned"), "\(status.stdout)")
         let row = try Connection(database).query("SELECT status, stage, error FROM danser.runs WHERE command = 'import'").rows()
         #expect(row.first?[0].stringValue == "abandoned")
-        #expect(row.first?[2].stringValue?.contains("last stage import stalled-") == true, "\(row)")
+        #expect(row.first?[2].stringValue?.contains("last stage import -") == true, "\(row)")
     }
 
     /// Finding 3: a run that cannot reach the server still writes the metrics textfile (status
