@@ -146,16 +146,7 @@ extension ExperimentCommand {
         BLAS.setThreadCount(1)
         let started = Date()
         let (split, badRows) = try readSplit(maxSessionLength: maxSessionLength ?? 200)
-        var trainingSessions = split.training
-        var endTimes = split.trainingEndTimes
-        var testingSessions = split.test
-        if let trainSessions, trainSessions < trainingSessions.count {
-            trainingSessions = Array(trainingSessions.suffix(trainSessions))
-            endTimes = Array(endTimes.suffix(trainSessions))
-        }
-        if let testSessions, testSessions < testingSessions.count {
-            testingSessions = Array(testingSessions.prefix(testSessions))
-        }
+        let (trainingSessions, endTimes, testingSessions) = (split.training, split.trainingEndTimes, split.test)
         let test = PrefixSet(sessions: testingSessions)
         print("data: \(split.report)")
         if badRows > 0 { print("data: \(badRows) unreadable rows skipped (see messages above)") }

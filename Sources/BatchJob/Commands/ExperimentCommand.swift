@@ -141,16 +141,7 @@ struct ExperimentCommand: ParsableCommand {
         BLAS.setThreadCount(1)
         let started = Date()
         let (split, badRows) = try readSplit(maxSessionLength: configuration.maxSessionLength)
-        var trainingSessions = split.training
-        var endTimes = split.trainingEndTimes
-        var testingSessions = split.test
-        if let trainSessions, trainSessions < trainingSessions.count {
-            trainingSessions = Array(trainingSessions.suffix(trainSessions))
-            endTimes = Array(endTimes.suffix(trainSessions))
-        }
-        if let testSessions, testSessions < testingSessions.count {
-            testingSessions = Array(testingSessions.prefix(testSessions))
-        }
+        let (trainingSessions, endTimes, testingSessions) = (split.training, split.trainingEndTimes, split.test)
         let held = try ValidationSplit(training: trainingSessions, endTimes: endTimes, window: validationWindow)
         let training = PrefixSet(sessions: held.fit)
         let validation = PrefixSet(sessions: held.validation)
@@ -228,7 +219,8 @@ struct ExperimentCommand: ParsableCommand {
         fflush(nil)
     }
 
-    /// Reads and splits the click file; bad rows are reported and counted, never silently dropped.
+    /// Reads and splits the click file, cut to --train-sessions and --test-sessions; bad rows are
+    /// reported and counted, never silently dropped.
     func readSplit(maxSessionLength: Int) throws -> (SessionSplit<String>, Int) {
         let reader = try LineReader(path: clicks)
         var records: [Click<String, String>] = []
@@ -247,9 +239,15 @@ struct ExperimentCommand: ParsableCommand {
                 if badRows <= 10 { printError("\(clicks) line \(number): \(problem.reason); skipped") }
             }
         }
-        let split = try SessionSplit(
+        var split = try SessionSplit(
             clicks: records, testFrom: GenerateCommand.parseDay(testFrom)!, minItemClicks: minItemClicks,
             maxSessionLength: maxSessionLength)
+        // --train-sessions keeps the most recent training sessions, --test-sessions the first test sessions.
+        if let trainSessions, trainSessions < split.training.count {
+            split.training = Array(split.training.suffix(trainSessions))
+            split.trainingEndTimes = Array(split.trainingEndTimes.suffix(trainSessions))
+        }
+        if let testSessions, testSessions < split.test.count { split.test = Array(split.test.prefix(testSessions)) }
         return (split, badRows)
     }
 
