@@ -317,10 +317,10 @@ import Testing
             func night(day: Int32, parent: Int64?, hyperparameters: String, metrics: String, timings: String) throws -> (run: Int64, model: Int64) {
                 let run = try ledger.start(command: "nightly", asOfDay: day, host: "test", pid: 1, on: owner)
                 let model = try registry.insert(
-                    parentVersion: parent, mode: parent == nil ? "retrain" : "fine-tune", asOfDay: day,
+                    parentVersion: parent, mode: parent == nil ? .retrain : .fineTune, asOfDay: day,
                     trainedThroughMicros: Int64(day) * 86_400_000_000 - 1, itemCount: BIQueriesTests.catalogue, dim: 64,
                     hyperparametersJSON: hyperparameters, metricsJSON: metrics, fingerprint: "f\(day)", checkpoint: [1], runID: run, on: owner)
-                try registry.promote(version: model, reason: "better than the champion", on: owner)
+                try registry.promote(version: model, change: .gate("better than the champion", runID: run), on: owner)
                 try ledger.finish(
                     runID: run, status: "succeeded", modelVersion: model,
                     rowCountsJSON: "{\"sessions_scored\": \(BIQueriesTests.sessions.count), \"evaluation_prefixes\": 4321}", timingsJSON: timings,

@@ -50,15 +50,15 @@ import Testing
     @Test func modelsFeaturesAndPromotion() throws {
         let connection = try Connection(try ProjectFiles.migratedDatabase())
         let registry = ModelRegistry()
-        func insert(parent: Int64?, mode: String) throws -> Int64 {
+        func insert(parent: Int64?, mode: ModelMode) throws -> Int64 {
             try registry.insert(
                 parentVersion: parent, mode: mode, asOfDay: day, trainedThroughMicros: 5, itemCount: 3, dim: 2,
                 hyperparametersJSON: "{\"d\": 2}", metricsJSON: "{}", fingerprint: "f-\(mode)", checkpoint: [1, 2, 3], runID: nil, on: connection)
         }
-        let first = try insert(parent: nil, mode: "retrain")
-        try registry.promote(version: first, reason: "no champion yet", on: connection)
-        let second = try insert(parent: first, mode: "fine-tune")
-        try registry.promote(version: second, reason: "better", on: connection)
+        let first = try insert(parent: nil, mode: .retrain)
+        try registry.promote(version: first, change: .gate("no champion yet", runID: nil), on: connection)
+        let second = try insert(parent: first, mode: .fineTune)
+        try registry.promote(version: second, change: .gate("better", runID: nil), on: connection)
         #expect(try registry.champion(on: connection)?.version == second)
         #expect(try registry.previousChampion(on: connection)?.version == first)
         #expect(try registry.lastRetrainAsOfDay(of: second, on: connection) == day)

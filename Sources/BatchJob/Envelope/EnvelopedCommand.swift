@@ -6,11 +6,12 @@ import Logging
 /// envelope: under the exclusive job lease, with its own ledger row closed however it ends,
 /// and retried through transient failures like a night.
 enum EnvelopedCommand {
-    /// `connect` opens a connection per attempt; `body` runs under the lease and must be safe
-    /// to repeat (one transaction). `busy` completes the message when the lease is held.
+    /// `connect` opens a connection per attempt; `body` runs under the lease with the command's
+    /// ledger row and must be safe to repeat (one transaction). `busy` completes the message when
+    /// the lease is held.
     static func run<T>(
         command: String, purpose: String, busy: String, database: DatabaseOptions, logger: Logger,
-        connect: () throws -> Connection, _ body: (Connection) throws -> T
+        connect: () throws -> Connection, _ body: (Connection, Int64) throws -> T
     ) throws -> T {
         let envelope = RunEnvelope(logger: logger)
         var connection: Connection?
@@ -35,7 +36,7 @@ enum EnvelopedCommand {
                     error: error, reportPath: nil, stage: command, on: attempt)
             }
             do {
-                let value = try body(attempt)
+                let value = try body(attempt, runID)
                 try close("succeeded", nil)
                 return value
             } catch {

@@ -58,7 +58,7 @@ struct PruneCommand: ParsableCommand {
                     }
                     return connection
                 }
-            ) { connection in
+            ) { connection, _ in
                 try connection.withTransaction { connection in
                     let plan = RetentionPlan(
                         days: try RetentionStore.days(on: connection), models: try RetentionStore.models(on: connection),

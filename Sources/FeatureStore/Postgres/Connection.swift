@@ -78,6 +78,12 @@ public final class Connection {
     public var backendPID: Int32 { PQbackendPID(handle) }
     /// False once the link broke.
     public var isAlive: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// True inside a transaction block (BEGIN without its COMMIT or ROLLBACK yet).
+    public var isInTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
     /// The role this session logged in as.
     public var user: String { String(cString: PQuser(handle)) }
 
