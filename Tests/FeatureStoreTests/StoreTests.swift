@@ -102,7 +102,7 @@ import Testing
             }
             #expect(try publisher.rowCount(of: staging, on: connection) == sessions.count * 3)
             try connection.withTransaction { try publisher.publish(day: day, runID: run, modelVersion: model, sessions: sessions.count, on: $0) }
-            try ledger.finish(runID: run, status: "succeeded", modelVersion: model, rowCountsJSON: "{}", timingsJSON: "{}", metricsJSON: "{}", error: nil, reportPath: nil, on: connection)
+            try ledger.finish(runID: run, status: .succeeded, modelVersion: model, rowCountsJSON: "{}", timingsJSON: "{}", metricsJSON: "{}", error: nil, on: connection)
             return run
         }
         _ = try publish(model: 1, sessions: ["a", "b"])
@@ -158,10 +158,10 @@ import Testing
         // Same host: pid 9 is gone, pid 10 alive; the other host's run has a fresh heartbeat.
         let closed = try ledger.closeAbandoned(host: "h", pid: 1, isAlive: { $0 == 10 }, expirySeconds: 60, on: connection)
         #expect(closed.map(\.runID) == [gone])
-        #expect(try ledger.lastStatus(command: "nightly", asOfDay: day, on: connection) == "abandoned")
+        #expect(try ledger.lastStatus(command: "nightly", asOfDay: day, on: connection) == .abandoned)
         let error = try connection.query("SELECT error FROM danser.runs WHERE run_id = $1", [.int64(gone)]).scalar()?.stringValue ?? ""
         #expect(error.contains("last stage train") && error.contains("server closed the connection"), "\(error)")
-        #expect(try ledger.lastStatus(command: "score", asOfDay: day, on: connection) == "running")
+        #expect(try ledger.lastStatus(command: "score", asOfDay: day, on: connection) == .running)
         // Without a heartbeat for the expiry, the other host's run is abandoned too.
         try connection.query("UPDATE danser.runs SET heartbeat_at = now() - interval '2 minutes' WHERE run_id = $1", [.int64(elsewhere)])
         #expect(try ledger.closeAbandoned(host: "h", pid: 1, isAlive: { $0 == 10 }, expirySeconds: 60, on: connection).map(\.runID) == [elsewhere])

@@ -29,19 +29,19 @@ enum EnvelopedCommand {
             let runID = try envelope.openRun(command: command, asOfDay: nil, on: attempt)
             RunStage.enter(command)
             let started = Date()
-            func close(_ status: String, _ error: String?) throws {
+            func close(_ status: RunStatus, _ error: String?) throws {
                 try RunLedger().finish(
                     runID: runID, status: status, modelVersion: nil, rowCountsJSON: "{}",
                     timingsJSON: "{\"total_s\": \(String(format: "%.3f", Date().timeIntervalSince(started)))}", metricsJSON: "{}",
-                    error: error, reportPath: nil, stage: command, on: attempt)
+                    error: error, stage: command, on: attempt)
             }
             do {
                 let value = try body(attempt, runID)
-                try close("succeeded", nil)
+                try close(.succeeded, nil)
                 return value
             } catch {
                 let interrupted = (error as? JobError)?.code == .interrupted
-                try? close(interrupted ? "interrupted" : "failed", "\(error)".replacingOccurrences(of: "\n", with: " "))
+                try? close(interrupted ? .interrupted : .failed, "\(error)".replacingOccurrences(of: "\n", with: " "))
                 throw error
             }
         }

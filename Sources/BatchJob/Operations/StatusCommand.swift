@@ -49,7 +49,7 @@ struct StatusCommand: ParsableCommand {
                 let seconds = run.finishedMicros.map { String(format: "%7.1f", Double($0 - run.startedMicros) / 1e6) } ?? "      -"
                 let fields = [
                     pad(String(run.runID), 7), pad(run.command, 9), pad(run.asOfDay.map { LogicalDate(day: Int64($0)).description } ?? "-", 11),
-                    pad(run.status, 12), seconds, " " + pad(run.modelVersion.map(String.init) ?? "-", 6), String((run.error ?? "").prefix(80)),
+                    pad(run.status.rawValue, 12), seconds, " " + pad(run.modelVersion.map(String.init) ?? "-", 6), String((run.error ?? "").prefix(80)),
                 ]
                 print(fields.joined(separator: " "))
             }
