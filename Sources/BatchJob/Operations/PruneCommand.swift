@@ -82,7 +82,7 @@ struct PruneCommand: ParsableCommand {
         }
         for day in plan.daysToDrop {
             if day.isPublished {
-                lines.append("\(drop) day \(day.day) (run \(day.runID ?? 0), model \(day.modelVersion ?? 0), sessions \(day.sessions ?? 0))")
+                lines.append("\(drop) day \(day.day) (run \(day.runID.map(String.init) ?? "-"), model \(day.modelVersion.map(String.init) ?? "-"), sessions \(day.sessions.map(String.init) ?? "-"))")
             } else {
                 lines.append("\(drop) day \(day.day) (a partition that was never published)")
             }
