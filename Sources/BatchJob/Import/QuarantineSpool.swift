@@ -27,7 +27,8 @@ final class QuarantineSpool {
 
     deinit { fclose(file) }
 
-    /// Columns written, in order: `QuarantineStore.spooledColumns`.
+    /// Columns written, in order.
+    static let columns = "(import_id, source, line_number, reason, raw_line)"
 
     func add(importID: Int64, source: String, line: Int, problem: RowProblem, raw: UnsafeBufferPointer<UInt8>) throws {
         count += 1
@@ -47,7 +48,7 @@ final class QuarantineSpool {
         try writer.finish()
         fflush(file)
         rewind(file)
-        try QuarantineStore().copySpooled(on: connection) { send in
+        try connection.copyIn("COPY danser.quarantine \(Self.columns) FROM STDIN (FORMAT binary)") { send in
             var chunk = [UInt8](repeating: 0, count: 1 << 18)
             while true {
                 let read = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }

@@ -60,14 +60,4 @@ public struct QuarantineStore: Sendable {
                 """, [runID.map { .int64($0) } ?? .null]).affectedRows
         }
     }
-
-    /// The columns of an import's spooled rows, in the order each row holds them.
-    public static let spooledColumns = "(import_id, source, line_number, reason, raw_line)"
-
-    /// Copies rows an import spooled as a whole binary COPY stream (header, rows in
-    /// `spooledColumns` order, trailer), which `produce` sends in chunks.
-    @discardableResult
-    public func copySpooled(on connection: Connection, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int {
-        try connection.copyIn("COPY danser.quarantine \(Self.spooledColumns) FROM STDIN (FORMAT binary)", rawBytes: produce)
-    }
 }
