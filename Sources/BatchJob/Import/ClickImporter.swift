@@ -87,18 +87,36 @@ struct ClickImporter {
         let importID = try store.begin(fileName: name, identity: identity, format: requested?.rawValue ?? "unknown", on: connection)
         var format = requested
         var outcome: Outcome
-        if tryDirect, digest != nil, let direct = try loadDirect(path, name: name, importID: importID, format: &format, connection: connection) {
-            outcome = direct
+        // A file that starts with clicks already in the log (re-exported, appended to, a prefix,
+        // recompressed) is staged at once; one that meets them later falls back when it does.
+        var direct = tryDirect && digest != nil
+        if direct { direct = try !startsWithLoggedClicks(path, name: name, format: &format, connection: connection) }
+        if direct, let copied = try loadDirect(path, name: name, importID: importID, format: &format, connection: connection) {
+            outcome = copied
         } else {
-            if tryDirect, digest != nil {
-                logger.info("some clicks of \(name) are already in the log: reading it again to add only the new ones")
-            }
+            if direct { logger.info("some clicks of \(name) are already in the log: reading it again to add only the new ones") }
             outcome = try loadStaged(path, name: name, importID: importID, format: &format, connection: connection)
         }
         try store.finish(importID: importID, imported: outcome.imported, duplicates: outcome.duplicates,
             quarantined: outcome.quarantined, format: outcome.format.rawValue, on: connection)
         return outcome
     }
+
+    /// Rows looked at by `startsWithLoggedClicks`.
+    static let peekRows = 100
+
+    /// Whether any of the first `peekRows` valid rows of the file is already in the click log.
+    private func startsWithLoggedClicks(_ path: String, name: String, format: inout ClickFormat?, connection: Connection) throws -> Bool {
+        var keys: [(session: String, item: String, micros: Int64)] = []
+        try readRows(path, name: name, importID: 0, format: &format, quarantine: nil) { session, item, micros, _, line in
+            keys.append((Self.string(session, in: line), Self.string(item, in: line), micros))
+            if keys.count == Self.peekRows { throw StopReading() }
+        }
+        return try store.containsAny(of: keys, on: connection)
+    }
+
+    /// Thrown by a row handler to stop `readRows` early.
+    private struct StopReading: Error {}
 
     /// COPYs the rows straight into the log, setting aside those that may repeat an earlier
     /// row's key. Nil when a row was already in the log (nothing was added).
@@ -171,17 +189,21 @@ struct ClickImporter {
 
     /// Reads the file once: detects the format from the first line when not given, skips a
     /// header, quarantines bad rows, and hands each good row to `row` (session, item, time in
-    /// microseconds, line number, the line's bytes), drawing progress.
+    /// microseconds, line number, the line's bytes), drawing progress. Without a quarantine
+    /// (a first look) bad rows are skipped and no progress is drawn; `row` may throw
+    /// `StopReading` to stop early.
     private func readRows(
-        _ path: String, name: String, importID: Int64, format: inout ClickFormat?, quarantine: QuarantineSpool,
+        _ path: String, name: String, importID: Int64, format: inout ClickFormat?, quarantine: QuarantineSpool?,
         _ row: (ClickID, ClickID, Int64, Int, UnsafeBufferPointer<UInt8>) throws -> Void
     ) throws {
         let reader = try LineReader(path: path, maxLineLength: maxLineLength)
         if let format { configure(reader, for: format) }
-        let progress = showProgress ? ProgressReporter(label: "import \(name)", total: reader.fileSize, unit: "B", logger: logger) : nil
+        let progress = showProgress && quarantine != nil
+            ? ProgressReporter(label: "import \(name)", total: reader.fileSize, unit: "B", logger: logger) : nil
         let (earliest, latest) = (earliestAllowedMicros, latestAllowedMicros)
         var current = format
-        try reader.forEachLine { number, line, truncated in
+        defer { format = current }
+        do { try reader.forEachLine { number, line, truncated in
             if number == 1 {
                 if current == nil {
                     guard let detected = ClickFormat.detect(firstLine: line) else { throw Self.unknownFormat(path) }
@@ -194,11 +216,10 @@ struct ClickImporter {
             case .ok(let session, let item, let micros):
                 try row(session, item, micros, number, line)
             case .problem(let problem):
-                try quarantine.add(importID: importID, source: name, line: number, problem: problem, raw: line)
+                try quarantine?.add(importID: importID, source: name, line: number, problem: problem, raw: line)
             }
             if number & 0xFFFF == 0 { progress?.update(completed: reader.bytesConsumed) }
-        }
-        format = current
+        } } catch is StopReading { return }
         progress?.update(completed: reader.fileSize ?? reader.bytesConsumed)
         progress?.finish()
     }
@@ -213,6 +234,13 @@ struct ClickImporter {
         ImportError(
             "cannot tell the format of \(path == LineReader.standardInput ? "standard input" : path) from its first line; "
                 + "pass --format (one of \(ClickFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+
+    private static func string(_ id: ClickID, in line: UnsafeBufferPointer<UInt8>) -> String {
+        switch id {
+        case .range(let range): String(decoding: UnsafeBufferPointer(rebasing: line[range]), as: UTF8.self)
+        case .text(let text): text
+        }
     }
 
     private static func append(_ id: ClickID, from line: UnsafeBufferPointer<UInt8>, to writer: inout BinaryCopyWriter) {

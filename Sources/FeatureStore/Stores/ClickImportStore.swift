@@ -39,6 +39,21 @@ public struct ClickImportStore: Sendable {
 
     // MARK: Direct
 
+    /// Whether any of `keys` (session, item, event time in microseconds) is a click of the log.
+    public func containsAny(of keys: [(session: String, item: String, micros: Int64)], on connection: Connection) throws -> Bool {
+        guard !keys.isEmpty else { return false }
+        let values = keys.indices.map { "($\(3 * $0 + 1)::text, $\(3 * $0 + 2)::text, $\(3 * $0 + 3)::timestamptz)" }
+        let result = try connection.query("""
+            SELECT EXISTS (
+                SELECT FROM danser.click_log c JOIN (VALUES \(values.joined(separator: ", "))) k (session_id, item_id, event_time)
+                  ON c.session_id = k.session_id AND c.item_id = k.item_id AND c.event_time = k.event_time)
+            """, keys.flatMap { [PostgresValue.text($0.session), .text($0.item), .timestamptz($0.micros)] })
+        guard case .bool(let found) = try result.value(0, 0) else {
+            throw FeatureStoreError(.decodingFailed, "looking up clicks in the log returned no boolean")
+        }
+        return found
+    }
+
     /// Fields of each row `copyNewClicks` takes, in order: session id (text), item id (text),
     /// event time (timestamptz), import id (int8). The ordinal is 1.
     public static let directFieldCount = 4
