@@ -79,11 +79,6 @@ public final class Connection {
     /// False once the link broke.
     public var isAlive: Bool { PQstatus(handle) == CONNECTION_OK }
 
-    /// True inside a transaction block (BEGIN without its COMMIT or ROLLBACK yet).
-    public var isInTransaction: Bool {
-        let status = PQtransactionStatus(handle)
-        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
-    }
     /// The role this session logged in as.
     public var user: String { String(cString: PQuser(handle)) }
 
@@ -116,6 +111,9 @@ public final class Connection {
     public func execute(script: String) throws {
         _ = try check(PQexec(handle, script), statement: script)
     }
+
+    /// True inside a transaction block (BEGIN ... COMMIT), false between statements.
+    public var isInTransaction: Bool { PQtransactionStatus(handle) != PQTRANS_IDLE }
 
     /// Runs `body` inside BEGIN/COMMIT; rolls back when it throws.
     @discardableResult
