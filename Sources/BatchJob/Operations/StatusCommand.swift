@@ -63,7 +63,7 @@ struct StatusCommand: ParsableCommand {
             let day = try store.newestPublishedDay(on: connection)
             if let day {
                 print("current recommendations: as-of \(LogicalDate(day: Int64(day.asOfDay))), model \(day.modelVersion), \(day.sessions) sessions, "
-                    + "\(day.rows) rows, published \(Self.hours(day.secondsSincePublished)) ago")
+                    + "\(day.rows.map(String.init) ?? "?") rows, published \(Self.hours(day.secondsSincePublished)) ago")
             } else {
                 print("current recommendations: none published yet")
             }

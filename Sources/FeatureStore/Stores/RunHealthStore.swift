@@ -32,7 +32,8 @@ public struct PublishedDayHealth: Sendable, Equatable {
     public var asOfDay: Int32
     public var modelVersion: Int64
     public var sessions: Int64
-    public var rows: Int64
+    /// Rows of the day; nil for days published before the count was kept (migration 0009).
+    public var rows: Int64?
     public var publishedMicros: Int64
     /// Seconds from the start of the as-of day (UTC midnight) to now, by the server's clock.
     public var secondsSinceAsOf: Double
@@ -86,7 +87,7 @@ public struct RunHealthStore: Sendable {
         guard result.rowCount > 0 else { return nil }
         let row = Row(result: result, index: 0)
         return PublishedDayHealth(
-            asOfDay: try row.date(0), modelVersion: try row.int64(1), sessions: try row.int64(2), rows: try row.int64(3),
+            asOfDay: try row.date(0), modelVersion: try row.int64(1), sessions: try row.int64(2), rows: try row.optionalInt64(3),
             publishedMicros: try row.timestamp(4), secondsSinceAsOf: try row.double(5), secondsSincePublished: try row.double(6))
     }
 
