@@ -137,3 +137,51 @@ import Testing
         #expect(logPath == .text("/var/log/danser-batch/nightly-2026-11-01.log"))
     }
 }
+
+/// cron/nightly.sh as cron runs it: an env file value cut short by an unquoted '&' stops it
+/// (exit 78) before the job can fall back to an embedded database; the log file is all JSON.
+@Suite struct CronWrapperEndToEndTests {
+    static var script: String { Harness.projectRoot + "/cron/nightly.sh" }
+
+    func runWrapper(_ envFile: String, environment: [String: String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [Self.script, envFile]
+        var base = ProcessInfo.processInfo.environment
+        for key in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "TEST_DATABASE_URL"] { base[key] = nil }
+        process.environment = base.merging(environment) { $1 }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let data = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func anUnquotedAmpersandStopsTheRunAndTheLogIsOneFormat() throws {
+        let folder = Harness.scratchFolder + "/cron-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let database = try Harness.makeDatabase()
+        let url = "postgresql:///\(database.overrides["dbname"] ?? "")?host=x&port=1"
+        let common = "DANSER_BATCH=\(Harness.executable)\nDANSER_LOG_DIR=\(folder)/logs\nDANSER_STATE_DIR=\(folder)/state\nDANSER_SQL_DIR=\(Harness.projectRoot)/sql\nDANSER_AS_OF=2026-11-01\n"
+        let bad = folder + "/env-bad"
+        try ("DATABASE_URL=\(url)\n" + common).write(toFile: bad, atomically: true, encoding: .utf8)
+        let stopped = try runWrapper(bad, environment: [:])
+        #expect(stopped.status == 78, "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("DATABASE_URL"))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/state"))
+
+        // Quoted, the same kind of value works; an empty click log fails the day (exit 6), all in JSON.
+        let good = folder + "/env-good"
+        try ("DATABASE_URL=\"\(database.expandedConninfo())\"\n" + common).write(toFile: good, atomically: true, encoding: .utf8)
+        let ran = try runWrapper(good, environment: [:])
+        #expect(ran.status == 6, "\(ran.stderr)")
+        let log = try String(contentsOfFile: folder + "/logs/nightly-2026-11-01.log", encoding: .utf8)
+        for line in log.split(separator: "\n") {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line)")
+        }
+        let logPath = try Connection(database).query("SELECT log_path FROM danser.runs ORDER BY run_id DESC LIMIT 1").scalar()
+        #expect(logPath == .text(folder + "/logs/nightly-2026-11-01.log"))
+    }
+}
