@@ -130,6 +130,17 @@ import Testing
         #expect(table2?.hasSuffix("file \(path):5") == true)
     }
 
+    /// The documented example sets every key, and every key it sets is known.
+    @Test func theExampleFileCoversEverySetting() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("cron/config.toml.example").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let example = try SettingsFile(path: path, text: text)
+        for key in SettingKey.all {
+            #expect(example.entries[key.key] != nil || text.contains("# \(key.key.split(separator: ".").last!) = "), "\(key.key) is not in the example")
+        }
+    }
+
     @Test func flagValuesAreReadInBothSpellingsBeforeATerminator() {
         #expect(Settings.flagValue("--top-k", in: ["--top-k", "5"]) == "5")
         #expect(Settings.flagValue("--top-k", in: ["--top-k=6"]) == "6")
