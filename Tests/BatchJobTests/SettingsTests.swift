@@ -62,7 +62,7 @@ import Testing
         #expect(settings.effective(.sessionColumn) == .init(value: "sid", origin: .flag("--session-column")))
         #expect(settings.effective(.itemColumn) == .init(value: "item_id", origin: .builtIn))
         #expect(settings.effective(.minSessions) == .init(value: "100", origin: .file(path: path, line: 8)))
-        #expect(settings.effective(.excludeSeen).value == "false")
+        #expect(settings.effective(.excludeSeen) == .init(value: "false", origin: .flag("--no-exclude-seen")))
         #expect(settings.value(.topK, or: 20) == 7)
         #expect(settings.value(.minSessions, or: 1) == 100)
         #expect(settings.bool(.allowEmptyDay))

@@ -36,6 +36,8 @@ struct Settings: Sendable {
     let environment: [String: String]
     /// Values given on the command line, by setting key (read off the arguments, for `config`).
     let flags: [String: String]
+    /// The spelling of each flag given (`--no-exclude-seen`), by setting key.
+    var flagSpellings: [String: String] = [:]
 
     /// The variables of libpq that configure a server (an empty one is an error, not "unset").
     static let libpqVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"]
@@ -68,15 +70,20 @@ struct Settings: Sendable {
             file = try SettingsFile.load(path: found)
         }
         var flags: [String: String] = [:]
+        var spellings: [String: String] = [:]
         for key in SettingKey.all {
             if key.kind == .boolean {
-                if arguments.contains(key.flag) { flags[key.key] = "true" }
-                if arguments.contains("--no-" + key.flag.dropFirst(2)) { flags[key.key] = "false" }
+                let negated = "--no-" + key.flag.dropFirst(2)
+                if let last = arguments.last(where: { $0 == key.flag || $0 == negated }) {
+                    flags[key.key] = last == key.flag ? "true" : "false"
+                    spellings[key.key] = last
+                }
             } else if let value = flagValue(key.flag, in: arguments) {
                 flags[key.key] = value
             }
         }
-        let settings = Settings(file: file, environment: environment, flags: flags)
+        var settings = Settings(file: file, environment: environment, flags: flags)
+        settings.flagSpellings = spellings
         try settings.check()
         return settings
     }
@@ -109,7 +116,7 @@ struct Settings: Sendable {
 
     /// The value of `key` with the command line's flag on top (what `config` shows).
     func effective(_ key: SettingKey) -> Resolved {
-        if let value = flags[key.key] { return Resolved(value: value, origin: .flag(key.flag)) }
+        if let value = flags[key.key] { return Resolved(value: value, origin: .flag(flagSpellings[key.key] ?? key.flag)) }
         return resolved(key)
     }
 

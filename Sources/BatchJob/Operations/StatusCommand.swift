@@ -51,7 +51,7 @@ struct StatusCommand: ParsableCommand {
             for run in abandoned {
                 logger.notice("marked a run whose process is gone as abandoned", metadata: ["run": "\(run.runID)", "stage": "\(run.stage ?? "-")"])
             }
-            for holder in try JobLease.holders(on: connection) {
+            for holder in (try? JobLease.holders(on: connection)) ?? [] {
                 print("job lease: \(holder)\(holder.expired ? " (expired)" : "")")
             }
             if let champion = try ModelRegistry().champion(on: connection) {
