@@ -19,6 +19,13 @@ struct DanserBatch: AsyncParsableCommand {
     /// Reads the settings (configuration file and environment) before the command line is
     /// parsed, since the options take their defaults from them; a bad setting exits 78.
     static func main() async {
+        // A parent may start us with SIGTERM/SIGINT blocked (a test runner's worker thread, some
+        // supervisors); the graceful stop needs them delivered.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             try Settings.loadForProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment)

@@ -19,8 +19,8 @@ import Testing
         let text = sample().text()
         #expect(text.contains("# TYPE danser_batch_last_success_timestamp_seconds gauge"))
         #expect(text.contains("danser_batch_stage_duration_seconds{stage=\"train\"} 40"))
-        #expect(text.contains("danser_batch_last_run_status{as_of=\"2026-05-25\",status=\"succeeded\"} 1"))
-        #expect(text.contains("danser_batch_last_run_status{as_of=\"2026-05-25\",status=\"failed\"} 0"))
+        #expect(text.contains("danser_batch_last_run_status{status=\"succeeded\"} 1"))
+        #expect(text.contains("danser_batch_last_run_status{status=\"failed\"} 0"))
         #expect(text.contains("danser_batch_quarantined_rows 2"))
         #expect(text.contains("danser_batch_champion_model_version 3"))
         // Every sample line is `name[{labels}] value`.
@@ -55,7 +55,7 @@ import Testing
 
     @Test func runsAreLabelledByAsOfAndStatus() {
         let text = RunMetrics(asOf: "2026-05-26", status: "failed").text()
-        #expect(text.contains("danser_batch_last_run_status{as_of=\"2026-05-26\",status=\"failed\"} 1"))
-        #expect(text.contains("danser_batch_last_run_status{as_of=\"2026-05-26\",status=\"succeeded\"} 0"))
+        #expect(text.contains("danser_batch_last_run_info{as_of=\"2026-05-26\",status=\"failed\"} 1"))
+        #expect(text.contains("danser_batch_last_run_status{status=\"failed\"} 1"))
     }
 }

@@ -127,10 +127,20 @@ enum NightlyPrinter {
 
     /// The summary as one JSON object (what the text lines say, as fields).
     static func json(_ summary: NightlySummary, settings: NightlySettings, status: ExitStatus) -> String {
+        // The message is the line a person would read first.
+        var message = "as-of \(settings.asOf): run \(summary.runID.map(String.init) ?? "-") \(summary.status), mode \(summary.mode)"
+        var runStatus = summary.status
+        if let done = summary.alreadyDone {
+            message = "as-of \(settings.asOf): already completed by run \(done); nothing to do (--rerun recomputes)"
+            runStatus = "already_completed"
+        } else if status == .skipped {
+            message = "as-of \(settings.asOf): skipped, " + (summary.skipReason ?? "another run holds the job lease")
+            runStatus = "skipped"
+        }
         var object: [String: Any] = [
             "time": ISO8601DateFormatter.withFractionalSeconds.string(from: Date()),
-            "level": "notice", "logger": "danser.summary", "message": "run summary",
-            "as_of": settings.asOf.description, "status": summary.status, "exit_code": Int(status.rawValue),
+            "level": "notice", "logger": "danser.summary", "message": message,
+            "as_of": settings.asOf.description, "status": runStatus, "exit_code": Int(status.rawValue),
         ]
         if let runID = summary.runID ?? LogOutput.runID { object["run_id"] = runID }
         if let done = summary.alreadyDone { object["already_completed_by_run"] = done }

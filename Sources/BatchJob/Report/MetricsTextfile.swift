@@ -26,9 +26,10 @@ struct RunMetrics: Sendable {
             gauge("last_success", unit: "timestamp_seconds", help: "Unix time of the last successful nightly run.", in: registry).set(to: lastSuccessUnixSeconds)
         }
         for candidate in Self.statuses {
-            gauge("last_run_status", unit: "", help: "1 for the status of the last run, 0 for the others; as_of is the run's logical date.",
-                labels: [("as_of", asOf), ("status", candidate)], in: registry).set(to: candidate == status ? 1 : 0)
+            gauge("last_run_status", unit: "", help: "1 for the status of the last run, 0 for the others.", labels: [("status", candidate)], in: registry).set(to: candidate == status ? 1 : 0)
         }
+        gauge("last_run_info", unit: "", help: "Always 1; labels: the last run's logical date (as_of) and status.",
+            labels: [("as_of", asOf), ("status", status)], in: registry).set(to: 1)
         for (stage, seconds) in stageSeconds {
             gauge("stage_duration", unit: "seconds", help: "Wall-clock seconds of each stage of the last run.", labels: [("stage", stage)], in: registry).set(to: seconds)
         }
