@@ -2,23 +2,24 @@ import DANSeR
 import FeatureStore
 
 /// The clicks a night reads, held as interned integer ids: each distinct session id and item id
-/// is kept once as text, and each click is three parallel array entries, 16 bytes in all
+/// is kept once as text, and each click is three parallel column entries, 16 bytes in all
 /// (`bytesPerClick`: session number, item number, time), so a long window costs no per-click strings.
 struct IngestedClicks: Sendable {
-    /// Text of each session id, by session number.
-    private(set) var sessionIDs: [String] = []
-    /// Text of each item id, by item number (interned order; not the model's dense ids).
-    private(set) var itemIDs: [String] = []
-    private(set) var clickSession: [Int32] = []
-    private(set) var clickItem: [Int32] = []
-    private(set) var clickTime: [Int64] = []
+    private var sessions = InternTable()
+    private var items = InternTable()
+    private(set) var clickSession = ChunkedColumn<Int32>()
+    private(set) var clickItem = ChunkedColumn<Int32>()
+    private(set) var clickTime = ChunkedColumn<Int64>()
     var unusable: [QuarantinedRow] = []
     /// The window the clicks were read for (nil: every click before as-of).
     var window: IngestWindow?
     /// Rows the source returned, before sessions that ended before the window were dropped.
     var rowsRead = 0
-    private var sessionIndex: [String: Int32] = [:]
-    private var itemIndex: [String: Int32] = [:]
+
+    /// Text of each session id, by session number.
+    var sessionIDs: [String] { sessions.texts }
+    /// Text of each item id, by item number (interned order; not the model's dense ids).
+    var itemIDs: [String] { items.texts }
 
     /// Bytes each click costs in the per-click arrays.
     static let bytesPerClick = 2 * MemoryLayout<Int32>.stride + MemoryLayout<Int64>.stride
@@ -26,17 +27,9 @@ struct IngestedClicks: Sendable {
     var clickCount: Int { clickTime.count }
 
     mutating func append(session: String, item: String, time: Int64) {
-        clickSession.append(Self.intern(session, in: &sessionIndex, texts: &sessionIDs))
-        clickItem.append(Self.intern(item, in: &itemIndex, texts: &itemIDs))
+        clickSession.append(sessions.intern(session))
+        clickItem.append(items.intern(item))
         clickTime.append(time)
-    }
-
-    private static func intern(_ text: String, in index: inout [String: Int32], texts: inout [String]) -> Int32 {
-        if let known = index[text] { return known }
-        let number = Int32(texts.count)
-        index[text] = number
-        texts.append(text)
-        return number
     }
 
     /// Keeps the sessions with a click at or after `from`, each with all the clicks read of it (so a
@@ -51,9 +44,9 @@ struct IngestedClicks: Sendable {
             clickTime[kept] = clickTime[i]
             kept += 1
         }
-        clickSession.removeSubrange(kept...)
-        clickItem.removeSubrange(kept...)
-        clickTime.removeSubrange(kept...)
+        clickSession.truncate(to: kept)
+        clickItem.truncate(to: kept)
+        clickTime.truncate(to: kept)
     }
 
     /// Sessions that have at least one click.
@@ -83,7 +76,7 @@ struct IngestedClicks: Sendable {
         // Vocabulary items not read in this window get numbers after the interned ones.
         var extra: [String] = []
         let numbers: [Int32] = vocabulary.map { item in
-            if let known = itemIndex[item] { return known }
+            if let known = items.number(of: item) { return known }
             extra.append(item)
             return Int32(itemIDs.count + extra.count - 1)
         }
@@ -116,7 +109,7 @@ struct IngestedClicks: Sendable {
     func denseIDs(in vocabulary: [String], limit: Int) -> [Int32] {
         var dense = [Int32](repeating: 0, count: itemIDs.count)
         for (index, item) in vocabulary.prefix(limit).enumerated() {
-            if let number = itemIndex[item] { dense[Int(number)] = Int32(index + 1) }
+            if let number = items.number(of: item) { dense[Int(number)] = Int32(index + 1) }
         }
         return dense
     }
