@@ -84,6 +84,37 @@ import Testing
         #expect(models == ["retrain", "fine-tune"])
     }
 
+    /// A night of `--mode auto` that reads the fine-tune window, then finds the catalogue grew by
+    /// more than 10%, retrains on the history window, read then and recorded by the prepare stage.
+    @Test func aNightThatMustRetrainAfterAllReadsTheHistoryWindow() throws {
+        let database = try Harness.makeDatabase()
+        #expect(try Harness.run(["migrate"], database: database).status == 0)
+        let connection = try Connection(database)
+        try Self.longSource(connection)
+        let source = ["--source-table", "public.long_clicks", "--history-days", "30", "--skip-score", "--min-item-clicks", "1"]
+        let first = try Nightly.nightly("2025-06-01", source + ["--mode", "retrain"], database: database)
+        #expect(first.status == 0, "\(first.stderr.suffix(2000))")
+        // Six new items (12 before: 50% growth), clicked in sessions of 2025-05-31, a training day of 2025-06-02.
+        try connection.query("""
+            INSERT INTO public.long_clicks
+            SELECT 'new-' || k, 'new-item-' || ((k + c) % 6), timestamptz '2025-05-31 12:00:00+00' + k * interval '10 minutes' + c * interval '1 minute'
+            FROM generate_series(0, 5) k, generate_series(0, 2) c
+            """)
+        let second = try Nightly.nightly("2025-06-02", source, database: database)
+        #expect(second.status == 0, "\(second.stderr.suffix(2000))")
+        #expect(try Self.ingestRecord(connection, asOf: "2025-06-02")["window"] as? String == "fine-tune")
+        let text = try connection.query(
+            "SELECT (stage_results -> 'prepare')::text FROM danser.runs WHERE command = 'nightly' AND as_of = '2025-06-02' AND status = 'succeeded'"
+        ).scalar()?.stringValue ?? "{}"
+        let prepare = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+        #expect(prepare["mode"] as? String == "retrain", "\(prepare)")
+        #expect((prepare["widened_to"] as? [String: Any])?["window"] as? String == "history", "\(prepare)")
+        let read = try Self.count(connection, """
+            SELECT count(*) FROM public.long_clicks WHERE event_time >= '2025-05-02 00:00:00+00' AND event_time < '2025-06-02 00:00:00+00'
+            """)
+        #expect(prepare["widened_rows_read"] as? Int == read, "\(prepare)")
+    }
+
     /// A window too short for what the night needs is refused with the option to change.
     @Test func aWindowShorterThanTheEvaluationIsRefused() throws {
         let database = try Harness.makeDatabase()
