@@ -12,8 +12,8 @@ struct PrepareStage: Stage {
         /// Nil when there is too little data to train (the base keeps serving).
         var data: PreparedData?
         var base: BaseModel
-        /// The history window, when the night read the fine-tune window first and then had to retrain.
-        var widened: IngestedClicks?
+        /// What the history window held, when the night read the fine-tune window first and then had to retrain.
+        var widened: (window: IngestWindow, rowsRead: Int, clicks: Int)?
         var ledgerRecord: [String: Any] {
             var record: [String: Any] = ["base_model": base.record.map { Int($0.version) } ?? NSNull(), "base_reason": base.reason]
             if let data {
@@ -26,9 +26,9 @@ struct PrepareStage: Stage {
                 record["training"] = "skipped: too little data"
             }
             if let widened {
-                record["widened_to"] = widened.window?.ledgerRecord ?? [:]
+                record["widened_to"] = widened.window.ledgerRecord
                 record["widened_rows_read"] = widened.rowsRead
-                record["widened_clicks"] = widened.clickCount
+                record["widened_clicks"] = widened.clicks
             }
             return record
         }
@@ -37,13 +37,14 @@ struct PrepareStage: Stage {
     func callAsFunction(_ read: IngestedClicks, in context: RunContext) throws -> Output {
         let settings = context.settings
         var ingested = read
-        var widened: IngestedClicks?
+        var widened: (window: IngestWindow, rowsRead: Int, clicks: Int)?
         /// Reads the history window when the night read only the fine-tune window; false when it has it already.
         func widen(because why: String) throws -> Bool {
             guard ingested.window?.kind == .fineTune else { return false }
             context.logger.info("reading the history window", metadata: ["reason": "\(why)"])
-            ingested = try IngestStage.read(.history(settings), in: context)
-            widened = ingested
+            let window = IngestWindow.history(settings)
+            ingested = try IngestStage.read(window, in: context)
+            widened = (window, ingested.rowsRead, ingested.clickCount)
             return true
         }
         let base = try BaseModel.choose(for: settings.asOf, registry: context.registry, on: context.connection)
