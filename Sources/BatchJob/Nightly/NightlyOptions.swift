@@ -9,6 +9,11 @@ struct NightlyOptions: ParsableArguments {
     @Option(help: "Hours before --as-of in which a session must have clicked to be scored.")
     var activeWindowHours = Settings.current.value(.activeWindowHours, or: 24)
 
+    @Option(help: "Days of clicks before --as-of a night reads at most (a fine-tune reads only what it needs).")
+    var historyDays = 180
+
+    @OptionGroup(title: "Approximate scoring") var approximate: ApproximateScoringOptions
+
     @Option(help: "Recommendations per session (1 to 1,000).")
     var topK = Settings.current.value(.topK, or: 20)
 
@@ -40,6 +45,7 @@ struct NightlyOptions: ParsableArguments {
 
     func validate() throws {
         guard (1...24 * 365).contains(activeWindowHours) else { throw ValidationError("--active-window-hours must be between 1 and 8,760.") }
+        guard (1...36_500).contains(historyDays) else { throw ValidationError("--history-days must be between 1 and 36,500 (got \(historyDays)).") }
         guard (1...1_000).contains(topK) else { throw ValidationError("--top-k must be between 1 and 1,000 (got \(topK)).") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
         for name in [sourceTable, sessionColumn, itemColumn, timeColumn] where !SQLIdentifier.isValid(name) {
@@ -50,6 +56,8 @@ struct NightlyOptions: ParsableArguments {
     func settings(asOf: LogicalDate) throws -> NightlySettings {
         var settings = NightlySettings(asOf: asOf)
         settings.activeWindowHours = activeWindowHours
+        settings.historyDays = historyDays
+        approximate.apply(to: &settings)
         settings.topK = topK
         settings.excludeSeen = excludeSeen
         settings.threads = threads
@@ -86,5 +94,24 @@ struct DayAuditOptions: ParsableArguments {
 
     var policy: DayAuditPolicy {
         DayAuditPolicy(minSessions: minSessions, minRows: minRows, maxDrop: maxDayDrop, maxFallbackShare: maxFallbackShare, allowEmptyDay: allowEmptyDay)
+    }
+}
+
+/// When the score stage takes an approximate top-K instead of scoring every item.
+struct ApproximateScoringOptions: ParsableArguments {
+    @Option(help: "Score with an approximate top-K (FAISS inverted file) when the model has more than N items (default: always exact).")
+    var approximateAbove: Int?
+
+    @Option(help: "Inverted-file cells the approximate top-K scans per session (more: slower, closer to exact).")
+    var approximateProbes = 32
+
+    func validate() throws {
+        if let approximateAbove, approximateAbove < 1 { throw ValidationError("--approximate-above must be 1 or more (got \(approximateAbove)).") }
+        guard (1...65_536).contains(approximateProbes) else { throw ValidationError("--approximate-probes must be between 1 and 65,536.") }
+    }
+
+    func apply(to settings: inout NightlySettings) {
+        settings.approximateAbove = approximateAbove
+        settings.approximateProbes = approximateProbes
     }
 }
