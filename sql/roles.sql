@@ -59,6 +59,8 @@ REVOKE EXECUTE ON FUNCTION danser.publish_audited_recommendations(date, bigint, 
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.schema_migrations FROM danser_job;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.published_recommendations FROM danser_job;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.recommendations FROM danser_job;
+-- The registry's history of migration 0012: written only by the trigger on danser.models.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON danser.model_transitions FROM danser_job;
 DO $$
 DECLARE
     day date;

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import BatchJob
+import FeatureStore
 
 @Suite struct LogicalDateTests {
     @Test func parsesPrintsAndBoundsTheDay() throws {
@@ -95,12 +96,12 @@ import Testing
 @Suite struct BackfillPlanTests {
     @Test func runsNewDatesAndRerunsOnlyWhenAsked() {
         #expect(BackfillCommand.plan(lastStatus: nil, rerun: .none).run)
-        #expect(!BackfillCommand.plan(lastStatus: "succeeded", rerun: .none).run)
-        #expect(!BackfillCommand.plan(lastStatus: "succeeded", rerun: .failed).run)
-        let all = BackfillCommand.plan(lastStatus: "succeeded", rerun: .all)
+        #expect(!BackfillCommand.plan(lastStatus: .succeeded, rerun: .none).run)
+        #expect(!BackfillCommand.plan(lastStatus: .succeeded, rerun: .failed).run)
+        let all = BackfillCommand.plan(lastStatus: .succeeded, rerun: .all)
         #expect(all.run && all.recompute)
-        #expect(!BackfillCommand.plan(lastStatus: "failed", rerun: .none).run)
-        #expect(BackfillCommand.plan(lastStatus: "interrupted", rerun: .failed).run)
-        #expect(!BackfillCommand.plan(lastStatus: "failed", rerun: .failed).recompute)
+        #expect(!BackfillCommand.plan(lastStatus: .failed, rerun: .none).run)
+        #expect(BackfillCommand.plan(lastStatus: .interrupted, rerun: .failed).run)
+        #expect(!BackfillCommand.plan(lastStatus: .failed, rerun: .failed).recompute)
     }
 }

@@ -1,21 +1,22 @@
 import Testing
 
 @testable import BatchJob
+import FeatureStore
 
 /// The retention rules of `prune`, without a database.
 @Suite struct RetentionPlanTests {
     typealias Day = RetentionPlan.Day
     typealias Model = RetentionPlan.Model
 
-    func model(_ version: Int64, parent: Int64? = nil, _ status: String) -> Model {
-        Model(version: version, parentVersion: parent, status: status, mode: parent == nil ? "retrain" : "fine-tune", asOf: LogicalDate(day: 100 + version))
+    func model(_ version: Int64, parent: Int64? = nil, _ status: ModelStatus) -> Model {
+        Model(version: version, parentVersion: parent, status: status, mode: parent == nil ? .retrain : .fineTune, asOf: LogicalDate(day: 100 + version))
     }
 
     func published(_ day: Int64, model: Int64) -> Day { Day(day: LogicalDate(day: day), runID: day, modelVersion: model, sessions: 1) }
 
     @Test func theNewestPublishedDayAlwaysStaysAndOldPartitionsGo() {
         let days = [published(10, model: 1), published(9, model: 1), published(5, model: 1), Day(day: LogicalDate(day: 11)), Day(day: LogicalDate(day: 2))]
-        let plan = RetentionPlan(days: days, models: [model(1, "champion")], keepDays: 0, keepModels: 0)
+        let plan = RetentionPlan(days: days, models: [model(1, .champion)], keepDays: 0, keepModels: 0)
         #expect(plan.newestPublished == LogicalDate(day: 10))
         #expect(plan.daysToDrop.map(\.day.day) == [9, 5, 2])
         // An unpublished partition newer than the current day (a run in progress) is not touched.
@@ -27,7 +28,7 @@ import Testing
         // Day 12 was published before day audits existed (an empty day, say): it never sets the cutoff.
         var unaudited = published(12, model: 1)
         unaudited.audited = false
-        let plan = RetentionPlan(days: [unaudited, published(10, model: 1), published(9, model: 1)], models: [model(1, "champion")], keepDays: 0, keepModels: 0)
+        let plan = RetentionPlan(days: [unaudited, published(10, model: 1), published(9, model: 1)], models: [model(1, .champion)], keepDays: 0, keepModels: 0)
         #expect(plan.newestPublished == LogicalDate(day: 10))
         #expect(plan.daysToDrop.map(\.day.day) == [9])
         let none = RetentionPlan(days: [unaudited], models: [], keepDays: 0, keepModels: 0)
@@ -41,8 +42,8 @@ import Testing
 
     @Test func protectedModelsAndTheirAncestorsStay() {
         let models = [
-            model(1, "retired"), model(2, parent: 1, "retired"), model(3, parent: 2, "rejected"), model(4, "retired"),
-            model(5, parent: 4, "champion"), model(6, parent: 2, "rejected"), model(7, "candidate"),
+            model(1, .retired), model(2, parent: 1, .retired), model(3, parent: 2, .rejected), model(4, .retired),
+            model(5, parent: 4, .champion), model(6, parent: 2, .rejected), model(7, .candidate),
         ]
         let plan = RetentionPlan(days: [published(20, model: 2)], models: models, keepDays: 30, keepModels: 1)
         let kept = Dictionary(uniqueKeysWithValues: plan.modelsToKeep.map { ($0.model.version, $0.reason) })

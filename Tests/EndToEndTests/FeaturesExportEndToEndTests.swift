@@ -27,9 +27,9 @@ import Testing
         try ItemVocabularyStore().append(itemIDs + ["newer"], after: 0, firstSeen: (0...itemIDs.count).map { _ in 0 }, on: connection)
         let registry = ModelRegistry()
         let version = try registry.insert(
-            parentVersion: nil, mode: "retrain", asOfDay: 20_000, trainedThroughMicros: 0, itemCount: itemIDs.count, dim: dim,
+            parentVersion: nil, mode: .retrain, asOfDay: 20_000, trainedThroughMicros: 0, itemCount: itemIDs.count, dim: dim,
             hyperparametersJSON: "{}", metricsJSON: "{}", fingerprint: "f", checkpoint: [1], runID: nil, on: connection)
-        try registry.promote(version: version, reason: "test", on: connection)
+        try registry.promote(version: version, change: .gate("test", runID: nil), on: connection)
         let rows = itemIDs.count + 1
         var table: [Float] = (0..<(rows * dim)).map { index -> Float in
             let wave = Float(sin(Double(index) * 1.7)) / Float(1 + index % 3)

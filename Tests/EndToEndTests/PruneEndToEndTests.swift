@@ -19,9 +19,9 @@ import Testing
         let registry = ModelRegistry()
         // (parent, mode, outcome): 1 retrain, 2 fine-tune of 1, 3 rejected, 4 retrain, 5 rejected
         // fine-tune of 4, 6 fine-tune of 4, 7 fine-tune of 6. Retired at the end: 1, 2, 4, 6.
-        let models: [(Int64?, String, Bool)] = [
-            (nil, "retrain", true), (1, "fine-tune", true), (2, "fine-tune", false), (nil, "retrain", true),
-            (4, "fine-tune", false), (4, "fine-tune", true), (6, "fine-tune", true),
+        let models: [(Int64?, ModelMode, Bool)] = [
+            (nil, .retrain, true), (1, .fineTune, true), (2, .fineTune, false), (nil, .retrain, true),
+            (4, .fineTune, false), (4, .fineTune, true), (6, .fineTune, true),
         ]
         for (index, (parent, mode, promoted)) in models.enumerated() {
             let version = try registry.insert(
@@ -29,9 +29,9 @@ import Testing
                 hyperparametersJSON: "{}", metricsJSON: "{}", fingerprint: "f\(index)", checkpoint: [0], runID: nil, on: connection)
             #expect(version == Int64(index + 1))
             if promoted {
-                try registry.promote(version: version, reason: "test", on: connection)
+                try registry.promote(version: version, change: .gate("test", runID: nil), on: connection)
             } else {
-                try registry.reject(version: version, reason: "test", on: connection)
+                try registry.reject(version: version, change: .gate("test", runID: nil), on: connection)
             }
             try connection.query(
                 "INSERT INTO danser.item_embeddings VALUES ($1, 0, 0, 1, 1, 'raw', 'float32', 0, '\\x00')", [.int64(version)])

@@ -310,21 +310,21 @@ import Testing
             let registry = ModelRegistry()
             let imported = try ledger.start(command: "import", asOfDay: nil, host: "test", pid: 1, on: owner)
             try ledger.finish(
-                runID: imported, status: "succeeded", modelVersion: nil, rowCountsJSON: #"{"rows_imported": 2400}"#, timingsJSON: "{}",
-                metricsJSON: "{}", error: nil, reportPath: nil, on: owner)
+                runID: imported, status: .succeeded, modelVersion: nil, rowCountsJSON: #"{"rows_imported": 2400}"#, timingsJSON: "{}",
+                metricsJSON: "{}", error: nil, on: owner)
             let catalogue = (0..<BIQueriesTests.catalogue).map { "item-\($0)" }
             try ItemVocabularyStore().append(catalogue, after: 0, firstSeen: catalogue.map { _ in 0 }, on: owner)
             func night(day: Int32, parent: Int64?, hyperparameters: String, metrics: String, timings: String) throws -> (run: Int64, model: Int64) {
                 let run = try ledger.start(command: "nightly", asOfDay: day, host: "test", pid: 1, on: owner)
                 let model = try registry.insert(
-                    parentVersion: parent, mode: parent == nil ? "retrain" : "fine-tune", asOfDay: day,
+                    parentVersion: parent, mode: parent == nil ? .retrain : .fineTune, asOfDay: day,
                     trainedThroughMicros: Int64(day) * 86_400_000_000 - 1, itemCount: BIQueriesTests.catalogue, dim: 64,
                     hyperparametersJSON: hyperparameters, metricsJSON: metrics, fingerprint: "f\(day)", checkpoint: [1], runID: run, on: owner)
-                try registry.promote(version: model, reason: "better than the champion", on: owner)
+                try registry.promote(version: model, change: .gate("better than the champion", runID: run), on: owner)
                 try ledger.finish(
-                    runID: run, status: "succeeded", modelVersion: model,
+                    runID: run, status: .succeeded, modelVersion: model,
                     rowCountsJSON: "{\"sessions_scored\": \(BIQueriesTests.sessions.count), \"evaluation_prefixes\": 4321}", timingsJSON: timings,
-                    metricsJSON: metrics, error: nil, reportPath: nil, on: owner)
+                    metricsJSON: metrics, error: nil, on: owner)
                 return (run, model)
             }
             // The first model predates recorded lineage: its hyperparameters are empty.
@@ -350,8 +350,8 @@ import Testing
             try fixture.publish(day: BIQueriesTests.secondDay, model: second.model, run: second.run, sessions: BIQueriesTests.sessions)
             let failed = try ledger.start(command: "nightly", asOfDay: BIQueriesTests.secondDay + 1, host: "test", pid: 1, on: owner)
             try ledger.finish(
-                runID: failed, status: "failed", modelVersion: nil, rowCountsJSON: "{}", timingsJSON: #"{"ingest": 0.5}"#,
-                metricsJSON: "{}", error: "too little data", reportPath: nil, on: owner)
+                runID: failed, status: .failed, modelVersion: nil, rowCountsJSON: "{}", timingsJSON: #"{"ingest": 0.5}"#,
+                metricsJSON: "{}", error: "too little data", on: owner)
             return fixture
         }
 

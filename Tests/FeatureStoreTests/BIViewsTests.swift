@@ -17,7 +17,7 @@ import Testing
             WHERE n.nspname = 'bi' AND c.relkind = 'v' ORDER BY c.relname
             """).rows()
         #expect(views.map { $0[0].stringValue ?? "" } == [
-            "days", "evaluations", "item_statistics", "models", "normalization_stats", "recommendations_current",
+            "days", "evaluations", "item_statistics", "model_transitions", "models", "normalization_stats", "recommendations_current",
             "recommendations_history", "runs",
         ])
         #expect(views.filter { $0[1] != .bool(true) }.isEmpty, "views without a description: \(views)")

@@ -20,7 +20,7 @@ import Testing
         let database = try ProjectFiles.migratedDatabase()
         let connection = try Connection(database)
         let version = try ModelRegistry().insert(
-            parentVersion: nil, mode: "retrain", asOfDay: 20_000, trainedThroughMicros: 0, itemCount: Self.rows - 1, dim: Self.dim,
+            parentVersion: nil, mode: .retrain, asOfDay: 20_000, trainedThroughMicros: 0, itemCount: Self.rows - 1, dim: Self.dim,
             hyperparametersJSON: "{}", metricsJSON: "{}", fingerprint: "f", checkpoint: [1], runID: nil, on: connection)
         // Values with repeats, signs, tiny and huge magnitudes; row 0 is padding.
         var table: [Float] = (0..<(Self.rows * Self.dim)).map { index -> Float in

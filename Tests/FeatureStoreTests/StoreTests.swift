@@ -50,15 +50,15 @@ import Testing
     @Test func modelsFeaturesAndPromotion() throws {
         let connection = try Connection(try ProjectFiles.migratedDatabase())
         let registry = ModelRegistry()
-        func insert(parent: Int64?, mode: String) throws -> Int64 {
+        func insert(parent: Int64?, mode: ModelMode) throws -> Int64 {
             try registry.insert(
                 parentVersion: parent, mode: mode, asOfDay: day, trainedThroughMicros: 5, itemCount: 3, dim: 2,
                 hyperparametersJSON: "{\"d\": 2}", metricsJSON: "{}", fingerprint: "f-\(mode)", checkpoint: [1, 2, 3], runID: nil, on: connection)
         }
-        let first = try insert(parent: nil, mode: "retrain")
-        try registry.promote(version: first, reason: "no champion yet", on: connection)
-        let second = try insert(parent: first, mode: "fine-tune")
-        try registry.promote(version: second, reason: "better", on: connection)
+        let first = try insert(parent: nil, mode: .retrain)
+        try registry.promote(version: first, change: .gate("no champion yet", runID: nil), on: connection)
+        let second = try insert(parent: first, mode: .fineTune)
+        try registry.promote(version: second, change: .gate("better", runID: nil), on: connection)
         #expect(try registry.champion(on: connection)?.version == second)
         #expect(try registry.previousChampion(on: connection)?.version == first)
         #expect(try registry.lastRetrainAsOfDay(of: second, on: connection) == day)
@@ -102,7 +102,7 @@ import Testing
             }
             #expect(try publisher.rowCount(of: staging, on: connection) == sessions.count * 3)
             try connection.withTransaction { try publisher.publish(day: day, runID: run, modelVersion: model, sessions: sessions.count, on: $0) }
-            try ledger.finish(runID: run, status: "succeeded", modelVersion: model, rowCountsJSON: "{}", timingsJSON: "{}", metricsJSON: "{}", error: nil, reportPath: nil, on: connection)
+            try ledger.finish(runID: run, status: .succeeded, modelVersion: model, rowCountsJSON: "{}", timingsJSON: "{}", metricsJSON: "{}", error: nil, on: connection)
             return run
         }
         _ = try publish(model: 1, sessions: ["a", "b"])
@@ -187,10 +187,10 @@ import Testing
         // Same host: pid 9 is gone, pid 10 alive; the other host's run has a fresh heartbeat.
         let closed = try ledger.closeAbandoned(host: "h", pid: 1, isAlive: { $0 == 10 }, expirySeconds: 60, on: connection)
         #expect(closed.map(\.runID) == [gone])
-        #expect(try ledger.lastStatus(command: "nightly", asOfDay: day, on: connection) == "abandoned")
+        #expect(try ledger.lastStatus(command: "nightly", asOfDay: day, on: connection) == .abandoned)
         let error = try connection.query("SELECT error FROM danser.runs WHERE run_id = $1", [.int64(gone)]).scalar()?.stringValue ?? ""
         #expect(error.contains("last stage train") && error.contains("server closed the connection"), "\(error)")
-        #expect(try ledger.lastStatus(command: "score", asOfDay: day, on: connection) == "running")
+        #expect(try ledger.lastStatus(command: "score", asOfDay: day, on: connection) == .running)
         // Without a heartbeat for the expiry, the other host's run is abandoned too.
         try connection.query("UPDATE danser.runs SET heartbeat_at = now() - interval '2 minutes' WHERE run_id = $1", [.int64(elsewhere)])
         #expect(try ledger.closeAbandoned(host: "h", pid: 1, isAlive: { $0 == 10 }, expirySeconds: 60, on: connection).map(\.runID) == [elsewhere])

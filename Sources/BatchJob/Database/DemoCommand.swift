@@ -49,9 +49,8 @@ struct DemoCommand: ParsableCommand {
             } else {
                 print("database: \(connection.configuration)")
             }
-            let clicks = try connection.query("SELECT count(*) FROM danser.click_log").scalar()?.int64Value ?? 0
-            if clicks == 0 { try generateAndImport(logger: logger) }
-            guard let lastClick = try connection.query("SELECT max(event_time) FROM danser.click_log").scalar()?.timestampMicros else {
+            if try ClickLogSource().extent(on: connection).clicks == 0 { try generateAndImport(logger: logger) }
+            guard let lastClick = try ClickLogSource().extent(on: connection).latestMicros else {
                 throw JobError(.tooLittleData, "the click log is empty")
             }
             let asOf = LogicalDate(day: lastClick / 86_400_000_000 + 1)
@@ -85,27 +84,21 @@ struct DemoCommand: ParsableCommand {
 
     /// The top 5 of three sessions, as an analyst would query them from the BI view.
     private func showRecommendations(_ connection: Connection) throws {
-        let sample = try connection.query("""
-            SELECT session_id FROM bi.recommendations_current WHERE rank = 1 ORDER BY session_id LIMIT 3
-            """).rows().compactMap { $0.first?.stringValue }
+        let reader = CurrentRecommendationsReader()
+        let sample = try reader.sampleSessions(limit: 3, on: connection)
         guard !sample.isEmpty else {
             print("no current recommendations to show")
             return
         }
         print("\ntop 5 of three sessions (SELECT ... FROM bi.recommendations_current WHERE session_id = ...):")
         for session in sample {
-            let rows = try connection.query(
-                "SELECT rank, item_id, score FROM bi.recommendations_current WHERE session_id = $1 AND rank <= 5 ORDER BY rank", [.text(session)]
-            ).rows()
-            print("  \(session): " + rows.map { "\($0[0].int64Value ?? 0). \($0[1].stringValue ?? "?")" }.joined(separator: "  "))
+            let items = try reader.top(session: session, limit: 5, on: connection)
+            print("  \(session): " + items.map { "\($0.rank). \($0.itemID)" }.joined(separator: "  "))
         }
-        let day = try connection.query("""
-            SELECT as_of::text, sessions, recommendation_rows, fallback_sessions, model_version FROM bi.days WHERE is_current
-            """).rows()
-        if let day = day.first {
-            print("\nthe current day (SELECT ... FROM bi.days WHERE is_current): as_of \(day[0].stringValue ?? "?"), "
-                + "\(day[1].int64Value ?? 0) sessions, \(day[2].int64Value ?? 0) rows, "
-                + "\(day[3].int64Value.map(String.init) ?? "?") sessions given the popularity fallback, model \(day[4].int64Value ?? 0)")
+        if let day = try reader.currentDay(on: connection) {
+            print("\nthe current day (SELECT ... FROM bi.days WHERE is_current): as_of \(LogicalDate(day: Int64(day.asOfDay))), "
+                + "\(day.sessions) sessions, \(day.rows.map(String.init) ?? "?") rows, "
+                + "\(day.fallbackSessions.map(String.init) ?? "?") sessions given the popularity fallback, model \(day.modelVersion)")
         }
     }
 }

@@ -87,13 +87,13 @@ struct ImportCommand: ParsableCommand {
             let ledger = RunLedger()
             var totals = (files: 0, skipped: 0, imported: 0, duplicate: 0, quarantined: 0)
             let started = Date()
-            func closeRun(_ status: String, error: String?) {
+            func closeRun(_ status: RunStatus, error: String?) {
                 let counts = "{\"files\": \(totals.files), \"already_imported\": \(totals.skipped), \"imported\": \(totals.imported), "
                     + "\"new\": \(totals.imported), \"duplicate\": \(totals.duplicate), \"quarantined\": \(totals.quarantined)}"
                 let timings = "{\"total_s\": \(String(format: "%.3f", Date().timeIntervalSince(started)))}"
                 try? db.withRetry { connection in
                     try ledger.finish(runID: runID, status: status, modelVersion: nil, rowCountsJSON: counts, timingsJSON: timings,
-                        metricsJSON: "{}", error: error, reportPath: nil, stage: RunStage.current, on: connection)
+                        metricsJSON: "{}", error: error, stage: RunStage.current, on: connection)
                 }
             }
             do {
@@ -108,7 +108,7 @@ struct ImportCommand: ParsableCommand {
                             return try importer.importFile(file, format: format)
                         }
                     } catch let error as ImportError {
-                        closeRun("failed", error: error.description)
+                        closeRun(.failed, error: error.description)
                         printError(error.description)
                         throw ExitCode(ExitStatus.dataError.rawValue)
                     }
@@ -124,10 +124,10 @@ struct ImportCommand: ParsableCommand {
                 throw error
             } catch {
                 let interrupted = (error as? JobError)?.code == .interrupted
-                closeRun(interrupted ? "interrupted" : "failed", error: "\(error)".split(separator: "\n").first.map(String.init))
+                closeRun(interrupted ? .interrupted : .failed, error: "\(error)".split(separator: "\n").first.map(String.init))
                 throw error
             }
-            closeRun("succeeded", error: nil)
+            closeRun(.succeeded, error: nil)
             print("peak memory: \(Int(ProcessMemory.peakMiB())) MiB")
         }
         if anyQuarantined { throw ExitCode(ExitStatus.quarantined.rawValue) }

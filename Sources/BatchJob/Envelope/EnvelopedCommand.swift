@@ -6,11 +6,12 @@ import Logging
 /// envelope: under the exclusive job lease, with its own ledger row closed however it ends,
 /// and retried through transient failures like a night.
 enum EnvelopedCommand {
-    /// `connect` opens a connection per attempt; `body` runs under the lease and must be safe
-    /// to repeat (one transaction). `busy` completes the message when the lease is held.
+    /// `connect` opens a connection per attempt; `body` runs under the lease with the command's
+    /// ledger row and must be safe to repeat (one transaction). `busy` completes the message when
+    /// the lease is held.
     static func run<T>(
         command: String, purpose: String, busy: String, database: DatabaseOptions, logger: Logger,
-        connect: () throws -> Connection, _ body: (Connection) throws -> T
+        connect: () throws -> Connection, _ body: (Connection, Int64) throws -> T
     ) throws -> T {
         let envelope = RunEnvelope(logger: logger)
         var connection: Connection?
@@ -28,19 +29,19 @@ enum EnvelopedCommand {
             let runID = try envelope.openRun(command: command, asOfDay: nil, on: attempt)
             RunStage.enter(command)
             let started = Date()
-            func close(_ status: String, _ error: String?) throws {
+            func close(_ status: RunStatus, _ error: String?) throws {
                 try RunLedger().finish(
                     runID: runID, status: status, modelVersion: nil, rowCountsJSON: "{}",
                     timingsJSON: "{\"total_s\": \(String(format: "%.3f", Date().timeIntervalSince(started)))}", metricsJSON: "{}",
-                    error: error, reportPath: nil, stage: command, on: attempt)
+                    error: error, stage: command, on: attempt)
             }
             do {
-                let value = try body(attempt)
-                try close("succeeded", nil)
+                let value = try body(attempt, runID)
+                try close(.succeeded, nil)
                 return value
             } catch {
                 let interrupted = (error as? JobError)?.code == .interrupted
-                try? close(interrupted ? "interrupted" : "failed", "\(error)".replacingOccurrences(of: "\n", with: " "))
+                try? close(interrupted ? .interrupted : .failed, "\(error)".replacingOccurrences(of: "\n", with: " "))
                 throw error
             }
         }

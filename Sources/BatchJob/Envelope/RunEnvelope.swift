@@ -243,9 +243,8 @@ final class RunEnvelope: Sendable {
         guard runID != nil || lease != nil, let connection = quickConnection() else { return }
         let stage = RunStage.current
         if let runID {
-            _ = try? connection.query(
-                "UPDATE danser.runs SET status = 'interrupted', finished_at = now(), stage = coalesce($2, stage), error = $3 WHERE run_id = $1 AND status = 'running'",
-                [.int64(runID), .optionalText(stage), .text("stopped by a signal during \(stage ?? "start-up"); nothing was half-published")])
+            try? ledger.markInterrupted(
+                runID: runID, stage: stage, reason: "stopped by a signal during \(stage ?? "start-up"); nothing was half-published", on: connection)
         }
         if let lease { try? lease.release(on: connection) }
     }

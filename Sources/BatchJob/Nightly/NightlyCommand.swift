@@ -84,8 +84,8 @@ struct NightlyCommand: ParsableCommand {
             failure = error
         }
         var summary = job?.summary ?? NightlySummary()
-        if let failure, summary.status == "running" {
-            summary.status = (failure as? JobError)?.code == .interrupted ? "interrupted" : "failed"
+        if let failure, summary.status == .running {
+            summary.status = (failure as? JobError)?.code == .interrupted ? .interrupted : .failed
             summary.error = "\(failure)"
         }
         if summary.runID != nil || status == .skipped || failure != nil {

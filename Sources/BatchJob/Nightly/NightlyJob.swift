@@ -39,7 +39,7 @@ final class NightlyJob {
             let reason = RunEnvelope.describe(holders)
             try envelope.recordSkipped(command: settings.command, asOfDay: asOfDay, reason: reason, on: connection)
             logger.warning("another run holds the job lease; this one did nothing", metadata: ["as_of": "\(settings.asOf)", "holder": "\(reason)"])
-            summary.status = "skipped"
+            summary.status = .skipped
             summary.skipReason = reason
             return .skipped
         }
@@ -56,10 +56,10 @@ final class NightlyJob {
         do {
             try settings.pipeline.run(in: context)
             summary = context.summary
-            summary.status = "succeeded"
+            summary.status = .succeeded
         } catch {
             summary = context.summary
-            summary.status = (error as? JobError)?.code == .interrupted || (error as? DANSeRError)?.code == .cancelled ? "interrupted" : "failed"
+            summary.status = (error as? JobError)?.code == .interrupted || (error as? DANSeRError)?.code == .cancelled ? .interrupted : .failed
             summary.error = "\(error)"
             try? context.recordResults()
             try? finishLedger(runID: runID)
@@ -74,7 +74,7 @@ final class NightlyJob {
         try ledger.finish(
             runID: runID, status: summary.status, modelVersion: summary.scoringVersion ?? summary.modelVersion,
             rowCountsJSON: JSON.encode(summary.counts), timingsJSON: JSON.encode(summary.timings.reduce(into: [String: Double]()) { $0[$1.stage] = $1.seconds }),
-            metricsJSON: JSON.encode(summary.metrics), error: summary.error, reportPath: summary.reportPath, stage: RunStage.current, on: connection)
+            metricsJSON: JSON.encode(summary.metrics), error: summary.error, stage: RunStage.current, on: connection)
     }
 
     /// The preset's name when `configuration` is that preset, else "custom".

@@ -1,7 +1,9 @@
+import FeatureStore
+
 /// What a night found and did: the ledger row, the report and the metrics file are made from it.
 struct NightlySummary {
     var runID: Int64?
-    var status = "running"
+    var status = RunStatus.running
     var mode = "none"
     var error: String?
     /// Set when another run held the job lease: who, since when.

@@ -69,7 +69,7 @@ enum Pipeline: Sendable, Equatable {
                 let published = try context.run(PublishFeaturesStage(), (trained, evaluation, verdict, data))
                 if verdict.passed { own = (published.version, { published.model }) }
             case .reused(let record):
-                if ["champion", "retired", "candidate"].contains(record.status) { own = (record.version, { try context.loadModel(record) }) }
+                if record.status.isServable { own = (record.version, { try context.loadModel(record) }) }
             }
         }
         return {

@@ -21,7 +21,7 @@ struct RunOutputs {
             let history = (try? ledger.recent(command: "nightly", limit: 60, on: connection)) ?? []
             do {
                 let path = try report(runID: runID, history: history).write(to: folder)
-                try connection.query("UPDATE danser.runs SET report_path = $2 WHERE run_id = $1", [.int64(runID), .text(path)])
+                try ledger.recordReportPath(runID: runID, path: path, on: connection)
                 logger.info("report written", metadata: ["path": "\(path)"])
                 reportPath = path
             } catch {
@@ -29,7 +29,7 @@ struct RunOutputs {
             }
         }
         if let folder = settings.metricsDirectory {
-            var metrics = RunMetrics(asOf: settings.asOf.description, status: summary.status)
+            var metrics = RunMetrics(asOf: settings.asOf.description, status: summary.status.rawValue)
             let previous = RunMetrics.previous(inFolder: folder)
             // The ledger knows the last success; without it, the previous textfile still does.
             metrics.lastSuccessUnixSeconds = connection.flatMap { try? RunHealthStore().lastSuccessMicros(command: "nightly", on: $0) }
@@ -68,14 +68,14 @@ struct RunOutputs {
 
     private func report(runID: Int64, history: [RunRecord]) -> RunReport {
         var report = RunReport(
-            runID: runID, asOf: settings.asOf.description, status: summary.status, mode: summary.mode,
+            runID: runID, asOf: settings.asOf.description, status: summary.status.rawValue, mode: summary.mode,
             modelVersion: summary.modelVersion, champion: summary.scoringVersion.map { "model \($0)" } ?? "none")
         report.syntheticData = summary.syntheticData
         report.counts = summary.counts.sorted { $0.key < $1.key }.map { ($0.key.replacingOccurrences(of: "_", with: " "), $0.value.formatted()) }
         report.stageSeconds = summary.timings
         report.epochs = summary.epochs
         report.comparison = summary.comparison
-        report.history = history.reversed().filter { $0.status == "succeeded" || $0.runID == runID }.suffix(30).map { run in
+        report.history = history.reversed().filter { $0.status == .succeeded || $0.runID == runID }.suffix(30).map { run in
             let metrics = JSON.decodeObject(run.metricsJSON)
             let candidate = metrics["candidate"] as? [String: Any]
             let timings = JSON.decodeObject(run.timingsJSON).compactMapValues { $0 as? Double }
@@ -129,7 +129,7 @@ enum NightlyPrinter {
     static func json(_ summary: NightlySummary, settings: NightlySettings, status: ExitStatus) -> String {
         // The message is the line a person would read first.
         var message = "as-of \(settings.asOf): run \(summary.runID.map(String.init) ?? "-") \(summary.status), mode \(summary.mode)"
-        var runStatus = summary.status
+        var runStatus = summary.status.rawValue
         if let done = summary.alreadyDone {
             message = "as-of \(settings.asOf): already completed by run \(done); nothing to do (--rerun recomputes)"
             runStatus = "already_completed"

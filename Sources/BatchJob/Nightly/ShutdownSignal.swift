@@ -56,7 +56,11 @@ enum ShutdownSignal {
 
 /// Failures of a job that are not the database's or the model's: each maps to an exit code.
 struct JobError: Error, CustomStringConvertible {
-    enum Code: Sendable { case usage, tooLittleData, interrupted, auditFailed, lockHeld, configuration }
+    enum Code: Sendable {
+        case usage, tooLittleData, interrupted, auditFailed, lockHeld, configuration
+        /// The state changed under a compare-and-swap (the registry since a command planned its change).
+        case conflict
+    }
     let code: Code
     let message: String
 
@@ -75,6 +79,7 @@ struct JobError: Error, CustomStringConvertible {
         case .auditFailed: return .auditFailed
         case .lockHeld: return .skipped
         case .configuration: return .config
+        case .conflict: return .tempFail
         }
     }
 }

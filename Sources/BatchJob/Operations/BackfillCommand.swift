@@ -35,11 +35,11 @@ struct BackfillCommand: ParsableCommand {
     }
 
     /// What happens to one date, and why.
-    static func plan(lastStatus: String?, rerun: Rerun) -> (run: Bool, recompute: Bool, reason: String) {
+    static func plan(lastStatus: RunStatus?, rerun: Rerun) -> (run: Bool, recompute: Bool, reason: String) {
         switch (lastStatus, rerun) {
         case (nil, _): return (true, false, "never ran")
-        case ("succeeded"?, .all): return (true, true, "succeeded before; --rerun all")
-        case ("succeeded"?, _): return (false, false, "already succeeded")
+        case (.succeeded?, .all): return (true, true, "succeeded before; --rerun all")
+        case (.succeeded?, _): return (false, false, "already succeeded")
         case (let status?, .failed), (let status?, .all): return (true, false, "last run \(status)")
         case (let status?, .none): return (false, false, "last run \(status); --rerun failed retries it")
         }

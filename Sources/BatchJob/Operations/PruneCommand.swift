@@ -63,14 +63,12 @@ struct PruneCommand: ParsableCommand {
                     // Only checks the schema (the job role may not create schemas): migrating is the owner's job.
                     try database.unmigratedConnection(try database.connectionConfiguration(logger: logger), logger: logger)
                 }
-            ) { connection in
+            ) { connection, _ in
                 try connection.withTransaction { connection in
-                    let plan = RetentionPlan(
-                        days: try RetentionStore.days(on: connection), models: try RetentionStore.models(on: connection),
-                        keepDays: keepDays, keepModels: keepModels)
+                    let plan = try RetentionPlan.make(keepDays: keepDays, keepModels: keepModels, on: connection)
                     for line in Self.describe(plan, dryRun: dryRun) { print(line) }
                     guard !dryRun else { return }
-                    try RetentionStore.apply(plan, on: connection)
+                    try plan.apply(on: connection)
                     logger.info("pruned", metadata: ["days": "\(plan.daysToDrop.count)", "models": "\(plan.modelsToDelete.count)"])
                 }
             }
@@ -89,7 +87,7 @@ struct PruneCommand: ParsableCommand {
         }
         for day in plan.daysToDrop {
             if day.isPublished {
-                lines.append("\(drop) day \(day.day) (run \(day.runID ?? 0), model \(day.modelVersion ?? 0), sessions \(day.sessions ?? 0))")
+                lines.append("\(drop) day \(day.day) (run \(day.runID.map(String.init) ?? "-"), model \(day.modelVersion.map(String.init) ?? "-"), sessions \(day.sessions.map(String.init) ?? "-"))")
             } else {
                 lines.append("\(drop) day \(day.day) (a partition that was never published)")
             }
@@ -107,48 +105,23 @@ struct PruneCommand: ParsableCommand {
     }
 }
 
-/// Reads what retention decides on and carries out its plan.
-enum RetentionStore {
-    /// Published days, and partitions that were never published (a killed run's leftovers).
-    static func days(on connection: Connection) throws -> [RetentionPlan.Day] {
-        let result = try connection.query("""
-            SELECT coalesce(p.as_of, d.as_of), p.run_id, p.model_version, p.sessions, p.audit IS NOT NULL
-            FROM danser.published_recommendations p
-            FULL JOIN (
-                SELECT to_date(substr(c.relname, 17), 'YYYYMMDD') AS as_of
-                FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                WHERE i.inhparent = 'danser.recommendations'::regclass AND c.relname ~ '^recommendations_[0-9]{8}$'
-            ) d ON d.as_of = p.as_of
-            """)
-        return try (0..<result.rowCount).map { row in
-            guard case .date(let day) = try result.value(row, 0) else {
-                throw FeatureStoreError(.decodingFailed, "a recommendations day has no date")
-            }
-            return RetentionPlan.Day(
-                day: LogicalDate(day: Int64(day)), runID: try result.value(row, 1).int64Value,
-                modelVersion: try result.value(row, 2).int64Value, sessions: try result.value(row, 3).int64Value,
-                audited: try result.value(row, 4).boolValue ?? false)
+extension RetentionPlan {
+    /// The plan for the database as it is.
+    static func make(keepDays: Int, keepModels: Int, on connection: Connection) throws -> RetentionPlan {
+        let store = RetentionStore()
+        let days = try store.days(on: connection).map { day in
+            Day(day: LogicalDate(day: Int64(day.asOfDay)), runID: day.runID, modelVersion: day.modelVersion, sessions: day.sessions, audited: day.audited)
         }
-    }
-
-    static func models(on connection: Connection) throws -> [RetentionPlan.Model] {
-        let result = try connection.query("SELECT model_version, parent_version, status, mode, as_of FROM danser.models")
-        return try (0..<result.rowCount).map { row in
-            var asOf = LogicalDate(day: 0)
-            if case .date(let day) = try result.value(row, 4) { asOf = LogicalDate(day: Int64(day)) }
-            return RetentionPlan.Model(
-                version: try result.value(row, 0).int64Value ?? 0, parentVersion: try result.value(row, 1).int64Value,
-                status: try result.value(row, 2).stringValue ?? "", mode: try result.value(row, 3).stringValue ?? "", asOf: asOf)
+        let models = try store.models(on: connection).map { model in
+            Model(version: model.version, parentVersion: model.parentVersion, status: model.status, mode: model.mode, asOf: LogicalDate(day: Int64(model.asOfDay)))
         }
+        return RetentionPlan(days: days, models: models, keepDays: keepDays, keepModels: keepModels)
     }
 
     /// Drops the days, then deletes the models newest first (a child before its parent).
-    static func apply(_ plan: RetentionPlan, on connection: Connection) throws {
-        for day in plan.daysToDrop {
-            try connection.query("SELECT danser.drop_recommendations_day($1)", [.date(Int32(day.day.day))])
-        }
-        for model in plan.modelsToDelete.sorted(by: { $0.version > $1.version }) {
-            try connection.query("DELETE FROM danser.models WHERE model_version = $1", [.int64(model.version)])
-        }
+    func apply(on connection: Connection) throws {
+        let store = RetentionStore()
+        for day in daysToDrop { try store.dropDay(Int32(day.day.day), on: connection) }
+        for model in modelsToDelete.sorted(by: { $0.version > $1.version }) { try store.deleteModel(version: model.version, on: connection) }
     }
 }

@@ -1,3 +1,5 @@
+import FeatureStore
+
 /// What `prune` removes and keeps, decided from the published days and the model registry
 /// alone (no database access here, so the rules are testable on their own).
 ///
@@ -25,8 +27,8 @@ struct RetentionPlan: Sendable {
     struct Model: Sendable, Equatable {
         var version: Int64
         var parentVersion: Int64?
-        var status: String
-        var mode: String
+        var status: ModelStatus
+        var mode: ModelMode
         var asOf: LogicalDate
     }
 
@@ -53,8 +55,8 @@ struct RetentionPlan: Sendable {
         let newestFirst = models.sorted { $0.version > $1.version }
         var reasons: [Int64: String] = [:]
         func keep(_ version: Int64, _ reason: String) { if reasons[version] == nil { reasons[version] = reason } }
-        for model in newestFirst where model.status == "champion" { keep(model.version, "champion") }
-        if let previous = newestFirst.first(where: { $0.status == "retired" }) {
+        for model in newestFirst where model.status == .champion { keep(model.version, "champion") }
+        if let previous = newestFirst.first(where: { $0.status == .retired }) {
             keep(previous.version, "previous champion, the rollback target")
         }
         for model in newestFirst.prefix(max(0, keepModels)) { keep(model.version, "one of the newest \(keepModels)") }

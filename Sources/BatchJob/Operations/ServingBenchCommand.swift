@@ -189,12 +189,12 @@ struct ServingBenchCommand: ParsableCommand {
         guard !configuration.containsPassword else {
             throw JobError(.usage, "the publish benchmark runs psql with the connection string on its command line: keep the password in ~/.pgpass or PGPASSWORD, not in the URL")
         }
-        try connection.query("DROP TABLE IF EXISTS public.bench_psql_copy")
-        try connection.query("CREATE TABLE public.bench_psql_copy (LIKE danser.recommendations INCLUDING DEFAULTS)")
+        let tables = BenchmarkTables()
+        try tables.createComparisonTable(on: connection)
         let psqlStart = Date()
         let psql = Process()
         psql.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        psql.arguments = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "\\copy public.bench_psql_copy FROM '\(csvPath)' WITH (FORMAT csv)"]
+        psql.arguments = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "\\copy \(BenchmarkTables.comparisonTable) FROM '\(csvPath)' WITH (FORMAT csv)"]
         var environment = ProcessInfo.processInfo.environment
         environment["PGDATABASE"] = nil
         psql.arguments! += ["-d", configuration.expandedConninfo()]
@@ -202,8 +202,8 @@ struct ServingBenchCommand: ParsableCommand {
         try psql.run()
         psql.waitUntilExit()
         let psqlSeconds = Date().timeIntervalSince(psqlStart)
-        try connection.query("DROP TABLE IF EXISTS public.bench_psql_copy")
-        try connection.query("SELECT danser.drop_recommendations_day($1)", [.date(day)])
+        try tables.dropComparisonTable(on: connection)
+        try tables.dropDay(day, on: connection)
         guard psql.terminationStatus == 0 else { throw JobError(.usage, "psql \\copy failed (exit \(psql.terminationStatus))") }
         print("publish: \(rows) recommendation rows, in the nightly job's order (sessions by id)")
         print(String(format: "  psql \\copy (CSV) into an identical table: %.2f s", psqlSeconds))

@@ -35,7 +35,7 @@ public struct Migrator: Sendable {
     public func apply(on connection: Connection) throws -> Outcome {
         let alreadyCurrent = try connection.withTransaction { connection -> Int? in
             guard try pending(on: connection).isEmpty else { return nil }
-            return Int(try connection.query("SELECT count(*) FROM danser.schema_migrations").scalar()?.int64Value ?? 0)
+            return try connection.query("SELECT count(*) FROM danser.schema_migrations").requiredScalar(QueryResult.int, "counting applied migrations")
         }
         if let alreadyCurrent { return Outcome(applied: [], alreadyApplied: alreadyCurrent) }
         return try connection.withTransaction { connection in
@@ -61,7 +61,8 @@ public struct Migrator: Sendable {
 
     /// Migrations not yet applied (after checking the applied ones). Read-only.
     public func pending(on connection: Connection) throws -> [Migration] {
-        let exists = try connection.query("SELECT to_regclass('danser.schema_migrations') IS NOT NULL").scalar()?.boolValue ?? false
+        let exists = try connection.query("SELECT to_regclass('danser.schema_migrations') IS NOT NULL")
+            .requiredScalar(QueryResult.bool, "looking for the migration record")
         guard exists else { return migrations }
         let applied = try appliedChecksums(on: connection)
         try verify(applied)
@@ -72,8 +73,7 @@ public struct Migrator: Sendable {
         let result = try connection.query("SELECT version, name, checksum FROM danser.schema_migrations ORDER BY version")
         var applied: [Int: (name: String, checksum: String)] = [:]
         for row in 0..<result.rowCount {
-            let version = Int(try result.value(row, 0).int64Value ?? -1)
-            applied[version] = (try result.value(row, 1).stringValue ?? "", try result.value(row, 2).stringValue ?? "")
+            applied[try result.int(row, 0)] = (try result.text(row, 1), try result.text(row, 2))
         }
         return applied
     }

@@ -27,7 +27,7 @@ public final class AdvisoryLock {
         var dedicated = configuration
         dedicated.applicationName = "\(configuration.applicationName) lock"
         let connection = try Connection(dedicated, logger: logger)
-        let taken = try connection.query("SELECT pg_try_advisory_lock($1)", [.int64(key)]).scalar()?.boolValue ?? false
+        let taken = try connection.query("SELECT pg_try_advisory_lock($1)", [.int64(key)]).requiredScalar(QueryResult.bool, "taking an advisory lock")
         guard taken else { return nil }
         logger.info("advisory lock taken", metadata: ["lock": "\(name)", "key": "\(key)"])
         return AdvisoryLock(key: key, connection: connection)

@@ -78,6 +78,7 @@ public final class Connection {
     public var backendPID: Int32 { PQbackendPID(handle) }
     /// False once the link broke.
     public var isAlive: Bool { PQstatus(handle) == CONNECTION_OK }
+
     /// The role this session logged in as.
     public var user: String { String(cString: PQuser(handle)) }
 

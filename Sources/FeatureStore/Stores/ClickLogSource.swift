@@ -18,6 +18,13 @@ public struct ClickLogSource: Sendable, CustomStringConvertible {
 
     public var description: String { "\(table)(\(sessionColumn), \(itemColumn), \(timeColumn))" }
 
+    /// How many clicks the source holds, and the time of the latest (nil when it is empty).
+    public func extent(on connection: Connection) throws -> (clicks: Int64, latestMicros: Int64?) {
+        let time = try SQLIdentifier.quoted(timeColumn)
+        let result = try connection.query("SELECT count(*), max(\(time))::timestamptz FROM \(try SQLIdentifier.quoted(table))")
+        return (try result.int64(0, 0), try result.optionalTimestamp(0, 1))
+    }
+
     /// One click as read, or why it cannot be used (null id or time).
     public enum Row: Sendable {
         case click(session: String, item: String, timeMicros: Int64)

@@ -114,21 +114,23 @@ public struct FeatureRepository: Sendable {
             "SELECT total_clicks, item_count, session_prior_mean, session_prior_sd, learned_scalars, checksum FROM danser.normalization_stats WHERE model_version = $1",
             [.int64(version)])
         guard global.rowCount == 1 else { return nil }
-        let itemCount = Int(try global.value(0, 1).int64Value ?? 0)
+        let itemCount = try global.int(0, 1)
         var counts = [Int64](repeating: 0, count: itemCount + 1)
         var priors = [Float](repeating: 0, count: itemCount + 1)
         try connection.copyOut("COPY (SELECT item_index, click_count, log_prior FROM danser.item_statistics WHERE model_version = \(version)) TO STDOUT (FORMAT binary)") { row in
             guard let index = row.int64(0).map(Int.init), index >= 1, index <= itemCount else {
                 throw FeatureStoreError(.decodingFailed, "item statistics of model \(version) name an item outside 1...\(itemCount)")
             }
-            counts[index] = row.int64(1) ?? 0
-            priors[index] = row.double(2).map(Float.init) ?? 0
+            guard let count = row.int64(1), let prior = row.double(2) else {
+                throw FeatureStoreError(.decodingFailed, "item statistics of model \(version) lack the click count or prior of item \(index)")
+            }
+            counts[index] = count
+            priors[index] = Float(prior)
         }
         let record = NormalizationStatisticsRecord(
-            clickCounts: counts, logPriors: priors, totalClicks: try global.value(0, 0).int64Value ?? 0,
-            sessionPriorMean: try global.value(0, 2).doubleValue ?? 0, sessionPriorSD: try global.value(0, 3).doubleValue ?? 1,
-            learnedScalarsJSON: try global.value(0, 4).stringValue ?? "{}")
-        if let stored = try global.value(0, 5).stringValue, stored != Self.checksum(of: record) {
+            clickCounts: counts, logPriors: priors, totalClicks: try global.int64(0, 0),
+            sessionPriorMean: try global.double(0, 2), sessionPriorSD: try global.double(0, 3), learnedScalarsJSON: try global.text(0, 4))
+        if let stored = try global.optionalText(0, 5), stored != Self.checksum(of: record) {
             throw FeatureStoreError(.corruptBlob, "the normalization statistics of model \(version) are corrupt: checksum mismatch",
                 hint: "republish the model's features or roll back to another model version")
         }

@@ -27,7 +27,7 @@ public struct ItemVocabularyStore: Sendable {
         _ newIDs: [String], after existingCount: Int, firstSeen: [Int64], on connection: Connection
     ) throws {
         precondition(firstSeen.count == newIDs.count)
-        let current = try connection.query("SELECT count(*) FROM danser.items").scalar()?.int64Value ?? 0
+        let current = try connection.query("SELECT count(*) FROM danser.items").requiredScalar(QueryResult.int64, "counting items")
         guard current == Int64(existingCount) else {
             throw FeatureStoreError(.queryFailed,
                 "the item vocabulary has \(current) items, this run expected \(existingCount); it never shrinks and only one run writes it",

@@ -114,11 +114,10 @@ public final class JobLease: Sendable {
             """)
         return try (0..<result.rowCount).map { row in
             LeaseHolder(
-                holderID: try result.value(row, 0).int64Value ?? 0, scope: try result.value(row, 1).stringValue ?? "",
-                shareKey: try result.value(row, 2).stringValue, purpose: try result.value(row, 3).stringValue ?? "",
-                runID: try result.value(row, 4).int64Value, host: try result.value(row, 5).stringValue ?? "",
-                pid: Int32(truncatingIfNeeded: try result.value(row, 6).int64Value ?? 0), since: try result.value(row, 7).stringValue ?? "",
-                expires: try result.value(row, 8).stringValue ?? "", expired: try result.value(row, 9).boolValue ?? false)
+                holderID: try result.int64(row, 0), scope: try result.text(row, 1), shareKey: try result.optionalText(row, 2),
+                purpose: try result.text(row, 3), runID: try result.optionalInt64(row, 4), host: try result.text(row, 5),
+                pid: Int32(truncatingIfNeeded: try result.int64(row, 6)), since: try result.text(row, 7), expires: try result.text(row, 8),
+                expired: try result.bool(row, 9))
         }
     }
 
@@ -139,6 +138,7 @@ public final class JobLease: Sendable {
 
     /// True while this holder's row exists.
     public func isHeld(on connection: Connection) throws -> Bool {
-        (try connection.query("SELECT count(*) FROM danser.job_lease WHERE holder_id = $1", [.int64(holderID)]).scalar()?.int64Value ?? 0) == 1
+        try connection.query("SELECT count(*) FROM danser.job_lease WHERE holder_id = $1", [.int64(holderID)])
+            .requiredScalar(QueryResult.int64, "looking for the lease") == 1
     }
 }

@@ -1,11 +1,35 @@
+/// Where a model stands in the registry (`danser.models.status`).
+public enum ModelStatus: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// Scores the nights; at most one.
+    case champion
+    /// Passed its gate without being promoted (a backfilled date older than the champion's).
+    case candidate
+    /// Failed its gate, or was rolled back.
+    case rejected
+    /// A former champion; the newest one is what a rollback returns to.
+    case retired
+    /// Retired from the registry by an operator: never chosen again, by rollback, backfill or a rerun.
+    case archived
+
+    public var description: String { rawValue }
+    /// May score a date: the champion, a former champion, or a candidate that passed its gate.
+    public var isServable: Bool { self == .champion || self == .retired || self == .candidate }
+}
+
+/// How a model was trained (`danser.models.mode`).
+public enum ModelMode: String, Sendable, CustomStringConvertible {
+    case retrain
+    case fineTune = "fine-tune"
+
+    public var description: String { rawValue }
+}
+
 /// One row of `danser.models`, without its checkpoint.
 public struct ModelRecord: Sendable, Equatable {
     public var version: Int64
     public var parentVersion: Int64?
-    /// `retrain` or `fine-tune`.
-    public var mode: String
-    /// `candidate`, `champion`, `rejected` or `retired`.
-    public var status: String
+    public var mode: ModelMode
+    public var status: ModelStatus
     /// Logical date (days since the Unix epoch) of the run that trained it.
     public var asOfDay: Int32
     public var trainedThroughMicros: Int64
@@ -17,6 +41,43 @@ public struct ModelRecord: Sendable, Equatable {
     public var gateReason: String?
 }
 
+/// Who changes the registry and why. Recorded with every status change it makes, by the trigger
+/// of `danser.model_transitions` (with the time and the database login).
+public struct RegistryChange: Sendable, Equatable {
+    public enum Action: String, Sendable { case gate, promote, rollback, retire }
+    public var action: Action
+    /// Why, as the job puts it (the gate's verdict, or what the command does).
+    public var reason: String
+    /// The operator's own `--reason`, if given.
+    public var operatorReason: String?
+    /// The ledger row of the run or command making the change.
+    public var runID: Int64?
+
+    public init(_ action: Action, reason: String, operatorReason: String? = nil, runID: Int64? = nil) {
+        self.action = action
+        self.reason = reason
+        self.operatorReason = operatorReason
+        self.runID = runID
+    }
+
+    /// The gate's verdict on a night's model.
+    public static func gate(_ reason: String, runID: Int64?) -> RegistryChange { RegistryChange(.gate, reason: reason, runID: runID) }
+}
+
+/// One row of the registry's history (`danser.model_transitions`).
+public struct ModelTransition: Sendable, Equatable {
+    public var transitionID: Int64
+    public var atMicros: Int64
+    public var modelVersion: Int64
+    public var fromStatus: ModelStatus?
+    public var toStatus: ModelStatus
+    public var action: String
+    public var reason: String?
+    public var operatorReason: String?
+    public var actor: String
+    public var runID: Int64?
+}
+
 /// The model registry: every trained model, at most one champion, rejected ones kept.
 public struct ModelRegistry: Sendable {
     public init() {}
@@ -25,7 +86,7 @@ public struct ModelRegistry: Sendable {
 
     /// Stores a new candidate with its checkpoint and returns its version.
     public func insert(
-        parentVersion: Int64?, mode: String, asOfDay: Int32, trainedThroughMicros: Int64, itemCount: Int, dim: Int,
+        parentVersion: Int64?, mode: ModelMode, asOfDay: Int32, trainedThroughMicros: Int64, itemCount: Int, dim: Int,
         hyperparametersJSON: String, metricsJSON: String, fingerprint: String, checkpoint: [UInt8], runID: Int64?,
         on connection: Connection
     ) throws -> Int64 {
@@ -33,13 +94,10 @@ public struct ModelRegistry: Sendable {
             INSERT INTO danser.models (parent_version, mode, as_of, trained_through, item_count, dim, hyperparameters, metrics, fingerprint, checkpoint, run_id)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING model_version
             """,
-            [parentVersion.map { .int64($0) } ?? .null, .text(mode), .date(asOfDay), .timestamptz(trainedThroughMicros),
+            [parentVersion.map { .int64($0) } ?? .null, .text(mode.rawValue), .date(asOfDay), .timestamptz(trainedThroughMicros),
              .int32(Int32(itemCount)), .int32(Int32(dim)), .jsonb(hyperparametersJSON), .jsonb(metricsJSON),
              .text(fingerprint), .bytea(checkpoint), runID.map { .int64($0) } ?? .null])
-        guard let version = try result.scalar()?.int64Value else {
-            throw FeatureStoreError(.decodingFailed, "inserting a model returned no version")
-        }
-        return version
+        return try result.requiredScalar(QueryResult.int64, "inserting a model")
     }
 
     public func champion(on connection: Connection) throws -> ModelRecord? {
@@ -50,10 +108,11 @@ public struct ModelRegistry: Sendable {
         try records("SELECT \(Self.columns) FROM danser.models WHERE model_version = $1", [.int64(version)], on: connection).first
     }
 
-    /// The model a run with this fingerprint already produced for the date, if any.
+    /// The model a run with this fingerprint already produced for the date, if any (an archived
+    /// model is never reused).
     public func find(asOfDay: Int32, fingerprint: String, on connection: Connection) throws -> ModelRecord? {
         try records(
-            "SELECT \(Self.columns) FROM danser.models WHERE as_of = $1 AND fingerprint = $2 ORDER BY model_version DESC LIMIT 1",
+            "SELECT \(Self.columns) FROM danser.models WHERE as_of = $1 AND fingerprint = $2 AND status <> 'archived' ORDER BY model_version DESC LIMIT 1",
             [.date(asOfDay), .text(fingerprint)], on: connection
         ).first
     }
@@ -61,7 +120,8 @@ public struct ModelRegistry: Sendable {
     /// The champion's version, its row locked against a concurrent promote or rollback until the
     /// caller's transaction ends: the compare half of publishing's compare-and-swap.
     public func lockedChampionVersion(on connection: Connection) throws -> Int64? {
-        try connection.query("SELECT model_version FROM danser.models WHERE status = 'champion' FOR SHARE").scalar()?.int64Value
+        let result = try connection.query("SELECT model_version FROM danser.models WHERE status = 'champion' FOR SHARE")
+        return result.rowCount == 0 ? nil : try result.int64(0, 0)
     }
 
     /// Models trained for the date, oldest first.
@@ -81,10 +141,12 @@ public struct ModelRegistry: Sendable {
 
     /// Records the gate's verdict on a model that passed but is not promoted (a backfilled date
     /// older than the champion's): it stays a candidate.
-    public func keepCandidate(version: Int64, reason: String, on connection: Connection) throws {
-        try connection.query(
-            "UPDATE danser.models SET status = 'candidate', gate_reason = $2 WHERE model_version = $1 AND status <> 'champion'",
-            [.int64(version), .text(reason)])
+    public func keepCandidate(version: Int64, change: RegistryChange, on connection: Connection) throws {
+        try changing(change, on: connection) { connection in
+            try connection.query(
+                "UPDATE danser.models SET status = 'candidate', gate_reason = $2 WHERE model_version = $1 AND status <> 'champion'",
+                [.int64(version), .text(change.reason)])
+        }
     }
 
     /// Newest first.
@@ -93,11 +155,12 @@ public struct ModelRegistry: Sendable {
     }
 
     public func checkpoint(version: Int64, on connection: Connection) throws -> [UInt8] {
-        guard let bytes = try connection.query("SELECT checkpoint FROM danser.models WHERE model_version = $1", [.int64(version)]).scalar()?.bytesValue else {
+        let result = try connection.query("SELECT checkpoint FROM danser.models WHERE model_version = $1", [.int64(version)])
+        guard result.rowCount == 1, !result.isNull(0, 0) else {
             throw FeatureStoreError(.queryFailed, "model \(version) has no stored checkpoint",
                 hint: "retrain with --mode retrain, or promote another model")
         }
-        return bytes
+        return try result.bytes(0, 0)
     }
 
     /// Date of the last full retrain in the model's ancestry (itself if it was one).
@@ -110,24 +173,28 @@ public struct ModelRegistry: Sendable {
             )
             SELECT as_of FROM chain WHERE mode = 'retrain' ORDER BY as_of DESC LIMIT 1
             """, [.int64(version)])
-        if case .date(let day)? = try result.scalar() { return day }
-        return nil
+        return result.rowCount == 0 ? nil : try result.date(0, 0)
     }
 
-    /// Makes `version` the champion (the previous one is retired), in the caller's transaction.
-    public func promote(version: Int64, reason: String, on connection: Connection) throws {
-        try connection.query("UPDATE danser.models SET status = 'retired' WHERE status = 'champion' AND model_version <> $1", [.int64(version)])
-        let updated = try connection.query(
-            "UPDATE danser.models SET status = 'champion', gate_reason = $2 WHERE model_version = $1", [.int64(version), .text(reason)])
-        guard updated.affectedRows == 1 else {
-            throw FeatureStoreError(.queryFailed, "there is no model \(version)", hint: "see danser-batch models list")
+    /// Makes `version` the champion (the previous one is retired), in the caller's transaction
+    /// if there is one, else in its own.
+    public func promote(version: Int64, change: RegistryChange, on connection: Connection) throws {
+        try changing(change, on: connection) { connection in
+            try connection.query("UPDATE danser.models SET status = 'retired' WHERE status = 'champion' AND model_version <> $1", [.int64(version)])
+            let updated = try connection.query(
+                "UPDATE danser.models SET status = 'champion', gate_reason = $2 WHERE model_version = $1", [.int64(version), .text(change.reason)])
+            guard updated.affectedRows == 1 else {
+                throw FeatureStoreError(.queryFailed, "there is no model \(version)", hint: "see danser-batch models list")
+            }
         }
     }
 
-    public func reject(version: Int64, reason: String, on connection: Connection) throws {
-        try connection.query(
-            "UPDATE danser.models SET status = 'rejected', gate_reason = $2 WHERE model_version = $1 AND status <> 'champion'",
-            [.int64(version), .text(reason)])
+    public func reject(version: Int64, change: RegistryChange, on connection: Connection) throws {
+        try changing(change, on: connection) { connection in
+            try connection.query(
+                "UPDATE danser.models SET status = 'rejected', gate_reason = $2 WHERE model_version = $1 AND status <> 'champion'",
+                [.int64(version), .text(change.reason)])
+        }
     }
 
     public func updateMetrics(version: Int64, metricsJSON: String, on connection: Connection) throws {
@@ -141,23 +208,55 @@ public struct ModelRegistry: Sendable {
         ).first
     }
 
+    /// The registry's history, oldest first: of one model, or the newest `limit` changes.
+    public func transitions(version: Int64? = nil, limit: Int = 100, on connection: Connection) throws -> [ModelTransition] {
+        let result = try connection.query("""
+            SELECT * FROM (
+                SELECT transition_id, at, model_version, from_status, to_status, action, reason, operator_reason, actor, run_id
+                FROM danser.model_transitions WHERE $1::bigint IS NULL OR model_version = $1
+                ORDER BY transition_id DESC LIMIT $2
+            ) newest ORDER BY transition_id
+            """, [version.map { .int64($0) } ?? .null, .int64(Int64(limit))])
+        return try (0..<result.rowCount).map { row in
+            ModelTransition(
+                transitionID: try result.int64(row, 0), atMicros: try result.timestamp(row, 1), modelVersion: try result.int64(row, 2),
+                fromStatus: try result.optionalDecode(row, 3), toStatus: try result.decode(row, 4), action: try result.text(row, 5),
+                reason: try result.optionalText(row, 6), operatorReason: try result.optionalText(row, 7), actor: try result.text(row, 8),
+                runID: try result.optionalInt64(row, 9))
+        }
+    }
+
+    /// Runs status changes with `change` in the transaction's settings, where the trigger of
+    /// `danser.model_transitions` reads it; inside the caller's transaction or, with none, its own.
+    func changing(_ change: RegistryChange, on connection: Connection, _ body: (Connection) throws -> Void) throws {
+        func run(_ connection: Connection) throws {
+            try connection.query("""
+                SELECT set_config('danser.transition_action', $1, true), set_config('danser.transition_reason', $2, true),
+                       set_config('danser.transition_note', $3, true), set_config('danser.transition_run', $4, true)
+                """,
+                [.text(change.action.rawValue), .text(change.reason), .text(change.operatorReason ?? ""),
+                 .text(change.runID.map(String.init) ?? "")])
+            try body(connection)
+        }
+        if connection.isInTransaction { try run(connection) } else { try connection.withTransaction(run) }
+    }
+
     private func records(_ sql: String, _ parameters: [PostgresValue], on connection: Connection) throws -> [ModelRecord] {
         let result = try connection.query(sql, parameters)
         return try (0..<result.rowCount).map { row in
-            func date(_ value: PostgresValue) -> Int32 { if case .date(let day) = value { return day } else { return 0 } }
-            return ModelRecord(
-                version: try result.value(row, 0).int64Value ?? 0,
-                parentVersion: try result.value(row, 1).int64Value,
-                mode: try result.value(row, 2).stringValue ?? "",
-                status: try result.value(row, 3).stringValue ?? "",
-                asOfDay: date(try result.value(row, 4)),
-                trainedThroughMicros: try result.value(row, 5).timestampMicros ?? 0,
-                itemCount: Int(try result.value(row, 6).int64Value ?? 0),
-                dim: Int(try result.value(row, 7).int64Value ?? 0),
-                hyperparametersJSON: try result.value(row, 8).stringValue ?? "{}",
-                metricsJSON: try result.value(row, 9).stringValue ?? "{}",
-                fingerprint: try result.value(row, 10).stringValue,
-                gateReason: try result.value(row, 11).stringValue)
+            ModelRecord(
+                version: try result.int64(row, 0),
+                parentVersion: try result.optionalInt64(row, 1),
+                mode: try result.decode(row, 2),
+                status: try result.decode(row, 3),
+                asOfDay: try result.date(row, 4),
+                trainedThroughMicros: try result.timestamp(row, 5),
+                itemCount: try result.int(row, 6),
+                dim: try result.int(row, 7),
+                hyperparametersJSON: try result.text(row, 8),
+                metricsJSON: try result.text(row, 9),
+                fingerprint: try result.optionalText(row, 10),
+                gateReason: try result.optionalText(row, 11))
         }
     }
 }

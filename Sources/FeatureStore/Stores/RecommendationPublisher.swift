@@ -49,8 +49,8 @@ public struct RecommendationPublisher: Sendable {
         let remaining = try connection.query(
             "SELECT danser.complete_recommendations_shard_day($1, $2, $3, $4, $5, $6, $7)",
             [.date(day), .int32(Int32(shard)), .int32(Int32(shards)), .int64(runID), .int64(modelVersion), .int64(Int64(sessions)), .int64(Int64(rows))]
-        ).scalar()?.int64Value
-        return Int(remaining ?? -1)
+        ).requiredScalar(QueryResult.int, "recording a shard")
+        return remaining
     }
 
     /// Streams rows into the staging table; `produce` calls `write` for each batch of rows.
@@ -97,7 +97,7 @@ public struct RecommendationPublisher: Sendable {
 
     public func rowCount(of staging: String, on connection: Connection) throws -> Int {
         let table = try SQLIdentifier.quoted("danser." + staging)
-        return Int(try connection.query("SELECT count(*) FROM \(table)").scalar()?.int64Value ?? 0)
+        return try connection.query("SELECT count(*) FROM \(table)").requiredScalar(QueryResult.int, "counting staged rows")
     }
 
     /// Makes the staged rows the day's published result and seals the day's partition (read-only
@@ -130,9 +130,11 @@ public struct RecommendationPublisher: Sendable {
                    coalesce(array_to_string(array_agg(DISTINCT model_version), ','), '')
             FROM danser.score_shards WHERE as_of = $1 AND shard_count = $2
             """, [.date(day), .int32(Int32(shards))])
-        let models = (try result.value(0, 3).stringValue ?? "").split(separator: ",").compactMap { Int64($0) }
-        return (Int(try result.value(0, 0).int64Value ?? 0), Int(try result.value(0, 1).int64Value ?? 0),
-                Int(try result.value(0, 2).int64Value ?? 0), models)
+        let models = try result.text(0, 3).split(separator: ",").map { text in
+            guard let version = Int64(text) else { throw FeatureStoreError(.decodingFailed, "a shard names the model version '\(text)'") }
+            return version
+        }
+        return (try result.int(0, 0), try result.int(0, 1), try result.int(0, 2), models)
     }
 
     /// Merges the staged shards of a complete day into the day's staging table and returns its
@@ -161,14 +163,14 @@ public struct RecommendationPublisher: Sendable {
             SELECT as_of, sessions, (audit->>'rows')::bigint FROM danser.published_recommendations
             WHERE as_of < $1 AND audit IS NOT NULL ORDER BY as_of DESC LIMIT 1
             """, [.date(day)])
-        guard result.rowCount == 1, case .date(let published) = try result.value(0, 0) else { return nil }
-        return (published, Int(try result.value(0, 1).int64Value ?? 0), try result.value(0, 2).int64Value.map { Int($0) })
+        guard result.rowCount == 1 else { return nil }
+        return (try result.date(0, 0), try result.int(0, 1), try result.optionalInt64(0, 2).map { Int($0) })
     }
 
     /// The published run of a day, if any: (run id, model version, sessions).
     public func published(day: Int32, on connection: Connection) throws -> (runID: Int64, modelVersion: Int64, sessions: Int)? {
         let result = try connection.query("SELECT run_id, model_version, sessions FROM danser.published_recommendations WHERE as_of = $1", [.date(day)])
         guard result.rowCount == 1 else { return nil }
-        return (try result.value(0, 0).int64Value ?? 0, try result.value(0, 1).int64Value ?? 0, Int(try result.value(0, 2).int64Value ?? 0))
+        return (try result.int64(0, 0), try result.int64(0, 1), try result.int(0, 2))
     }
 }

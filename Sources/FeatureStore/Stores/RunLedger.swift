@@ -1,9 +1,16 @@
+/// How a run stands in the ledger (`danser.runs.status`).
+public enum RunStatus: String, Sendable, CaseIterable, CustomStringConvertible {
+    case running, succeeded, failed, skipped, interrupted, abandoned
+
+    public var description: String { rawValue }
+}
+
 /// One row of the run ledger.
 public struct RunRecord: Sendable {
     public var runID: Int64
     public var command: String
     public var asOfDay: Int32?
-    public var status: String
+    public var status: RunStatus
     public var startedMicros: Int64
     public var finishedMicros: Int64?
     public var modelVersion: Int64?
@@ -22,22 +29,35 @@ public struct RunLedger: Sendable {
         let result = try connection.query(
             "INSERT INTO danser.runs (command, as_of, status, host, pid, heartbeat_at, stage) VALUES ($1, $2, 'running', $3, $4, now(), 'start') RETURNING run_id",
             [.text(command), asOfDay.map { .date($0) } ?? .null, .text(host), .int32(pid)])
-        guard let id = try result.scalar()?.int64Value else { throw FeatureStoreError(.decodingFailed, "the ledger returned no run id") }
-        return id
+        return try result.requiredScalar(QueryResult.int64, "opening a run in the ledger")
     }
 
-    /// Closes a run with its outcome (and the stage it ended in, when given).
+    /// Closes a run with its outcome (and the stage it ended in, when given). The report's path
+    /// is recorded apart, by `recordReportPath`, once the report exists.
     public func finish(
-        runID: Int64, status: String, modelVersion: Int64?, rowCountsJSON: String, timingsJSON: String, metricsJSON: String,
-        error: String?, reportPath: String?, stage: String? = nil, on connection: Connection
+        runID: Int64, status: RunStatus, modelVersion: Int64?, rowCountsJSON: String, timingsJSON: String, metricsJSON: String,
+        error: String?, stage: String? = nil, on connection: Connection
     ) throws {
         try connection.query("""
             UPDATE danser.runs SET status = $2, finished_at = now(), model_version = $3, row_counts = $4, timings = $5,
-                metrics = $6, error = $7, report_path = $8, stage = coalesce($9, stage), heartbeat_at = now()
+                metrics = $6, error = $7, stage = coalesce($8, stage), heartbeat_at = now()
             WHERE run_id = $1
             """,
-            [.int64(runID), .text(status), modelVersion.map { .int64($0) } ?? .null, .jsonb(rowCountsJSON), .jsonb(timingsJSON),
-             .jsonb(metricsJSON), .optionalText(error), .optionalText(reportPath), .optionalText(stage)])
+            [.int64(runID), .text(status.rawValue), modelVersion.map { .int64($0) } ?? .null, .jsonb(rowCountsJSON), .jsonb(timingsJSON),
+             .jsonb(metricsJSON), .optionalText(error), .optionalText(stage)])
+    }
+
+    /// Records the path of a run's HTML report: the one writer of `runs.report_path`.
+    public func recordReportPath(runID: Int64, path: String, on connection: Connection) throws {
+        try connection.query("UPDATE danser.runs SET report_path = $2 WHERE run_id = $1", [.int64(runID), .text(path)])
+    }
+
+    /// Closes a run that a signal stopped, if it is still running: `interrupted`, with the stage
+    /// it was in and the reason.
+    public func markInterrupted(runID: Int64, stage: String?, reason: String, on connection: Connection) throws {
+        try connection.query(
+            "UPDATE danser.runs SET status = 'interrupted', finished_at = now(), stage = coalesce($2, stage), error = $3 WHERE run_id = $1 AND status = 'running'",
+            [.int64(runID), .optionalText(stage), .text(reason)])
     }
 
     /// A sign of life of a running run, with the stage it is in. False when the row is no
@@ -86,20 +106,20 @@ public struct RunLedger: Sendable {
             """, [.float8(expirySeconds)])
         var closed: [Abandoned] = []
         for row in 0..<result.rowCount {
-            let runID = try result.value(row, 0).int64Value ?? 0
-            let runHost = try result.value(row, 4).stringValue
-            let runPID = Int32(truncatingIfNeeded: try result.value(row, 5).int64Value ?? 0)
-            let stale = try result.value(row, 6).boolValue ?? false
-            let sameHost = runHost == host
+            let runID = try result.int64(row, 0)
+            let runHost = try result.optionalText(row, 4)
+            // A run without a pid (recorded before pids were) can only be judged by its heartbeat.
+            let runPID = try result.optionalInt64(row, 5).map { Int32(truncatingIfNeeded: $0) }
+            let stale = try result.bool(row, 6)
+            let sameHost = runHost == host && runPID != nil
             if sameHost && runPID == pid { continue }
-            let gone = sameHost ? !isAlive(runPID) : stale
+            let gone = sameHost ? !isAlive(runPID ?? 0) : stale
             guard gone else { continue }
             let run = Abandoned(
-                runID: runID, command: try result.value(row, 1).stringValue ?? "", stage: try result.value(row, 2).stringValue,
-                cause: try result.value(row, 3).stringValue)
-            let lastSign = try result.value(row, 7).stringValue ?? "?"
+                runID: runID, command: try result.text(row, 1), stage: try result.optionalText(row, 2), cause: try result.optionalText(row, 3))
+            let lastSign = try result.text(row, 7)
             var message = sameHost
-                ? "abandoned: process \(runPID) on \(runHost ?? "?") is gone (last heartbeat \(lastSign) UTC)"
+                ? "abandoned: process \(runPID ?? 0) on \(runHost ?? "?") is gone (last heartbeat \(lastSign) UTC)"
                 : "abandoned: no heartbeat from \(runHost ?? "?") since \(lastSign) UTC"
             message += "; last stage \(run.stage ?? "unknown")"
             if let cause = run.cause { message += "; last failure seen: \(cause)" }
@@ -127,14 +147,14 @@ public struct RunLedger: Sendable {
         let result = try connection.query(
             "INSERT INTO danser.runs (command, as_of, status, finished_at, error, host, pid) VALUES ($1, $2, 'skipped', now(), $3, $4, $5) RETURNING run_id",
             [.text(command), asOfDay.map { .date($0) } ?? .null, .text(reason), .text(host), .int32(pid)])
-        return try result.scalar()?.int64Value ?? 0
+        return try result.requiredScalar(QueryResult.int64, "recording a skipped run")
     }
 
     public func lastSucceeded(command: String, asOfDay: Int32, on connection: Connection) throws -> RunRecord? {
         try records("WHERE command = $1 AND as_of = $2 AND status = 'succeeded' ORDER BY run_id DESC LIMIT 1", [.text(command), .date(asOfDay)], on: connection).first
     }
 
-    public func lastStatus(command: String, asOfDay: Int32, on connection: Connection) throws -> String? {
+    public func lastStatus(command: String, asOfDay: Int32, on connection: Connection) throws -> RunStatus? {
         try records("WHERE command = $1 AND as_of = $2 AND status <> 'skipped' ORDER BY run_id DESC LIMIT 1", [.text(command), .date(asOfDay)], on: connection).first?.status
     }
 
@@ -147,7 +167,8 @@ public struct RunLedger: Sendable {
     }
 
     public func lastSuccessMicros(command: String, on connection: Connection) throws -> Int64? {
-        try connection.query("SELECT max(finished_at) FROM danser.runs WHERE command = $1 AND status = 'succeeded'", [.text(command)]).scalar()?.timestampMicros
+        try connection.query("SELECT max(finished_at) FROM danser.runs WHERE command = $1 AND status = 'succeeded'", [.text(command)])
+            .requiredScalar(QueryResult.optionalTimestamp, "the last success")
     }
 
     private func records(_ tail: String, _ parameters: [PostgresValue], on connection: Connection) throws -> [RunRecord] {
@@ -155,15 +176,11 @@ public struct RunLedger: Sendable {
             "SELECT run_id, command, as_of, status, started_at, finished_at, model_version, row_counts, timings, metrics, error, report_path FROM danser.runs " + tail,
             parameters)
         return try (0..<result.rowCount).map { row in
-            var asOf: Int32?
-            if case .date(let day) = try result.value(row, 2) { asOf = day }
-            return RunRecord(
-                runID: try result.value(row, 0).int64Value ?? 0, command: try result.value(row, 1).stringValue ?? "",
-                asOfDay: asOf, status: try result.value(row, 3).stringValue ?? "",
-                startedMicros: try result.value(row, 4).timestampMicros ?? 0, finishedMicros: try result.value(row, 5).timestampMicros,
-                modelVersion: try result.value(row, 6).int64Value, rowCountsJSON: try result.value(row, 7).stringValue ?? "{}",
-                timingsJSON: try result.value(row, 8).stringValue ?? "{}", metricsJSON: try result.value(row, 9).stringValue ?? "{}",
-                error: try result.value(row, 10).stringValue, reportPath: try result.value(row, 11).stringValue)
+            RunRecord(
+                runID: try result.int64(row, 0), command: try result.text(row, 1), asOfDay: try result.optionalDate(row, 2),
+                status: try result.decode(row, 3), startedMicros: try result.timestamp(row, 4), finishedMicros: try result.optionalTimestamp(row, 5),
+                modelVersion: try result.optionalInt64(row, 6), rowCountsJSON: try result.text(row, 7), timingsJSON: try result.text(row, 8),
+                metricsJSON: try result.text(row, 9), error: try result.optionalText(row, 10), reportPath: try result.optionalText(row, 11))
         }
     }
 }

@@ -16,8 +16,8 @@ public struct TrainingCheckpointStore: Sendable {
         let result = try connection.query(
             "SELECT epoch, checkpoint FROM danser.training_checkpoints WHERE as_of = $1 AND fingerprint = $2",
             [.date(asOfDay), .text(fingerprint)])
-        guard result.rowCount == 1, let bytes = try result.value(0, 1).bytesValue else { return nil }
-        return (Int(try result.value(0, 0).int64Value ?? 0), bytes)
+        guard result.rowCount == 1 else { return nil }
+        return (try result.int(0, 0), try result.bytes(0, 1))
     }
 
     public func delete(asOfDay: Int32, fingerprint: String, on connection: Connection) throws {

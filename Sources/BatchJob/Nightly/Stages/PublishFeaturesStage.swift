@@ -10,8 +10,8 @@ struct PublishFeaturesStage: Stage {
     struct Output: StageResult {
         var version: Int64
         var model: Model
-        var status: String
-        var ledgerRecord: [String: Any] { ["model": Int(version), "status": status] }
+        var status: ModelStatus
+        var ledgerRecord: [String: Any] { ["model": Int(version), "status": status.rawValue] }
     }
 
     func callAsFunction(
@@ -27,10 +27,10 @@ struct PublishFeaturesStage: Stage {
         let asOfDay = Int32(settings.asOf.day)
         var hyperparameters = Self.hyperparameters(trained, settings: settings)
         hyperparameters[BaseModel.recordKey] = data.base.map { Int($0.version) } ?? NSNull()
-        let status = verdict.promote ? "champion" : verdict.passed ? "candidate" : "rejected"
+        let status: ModelStatus = verdict.promote ? .champion : verdict.passed ? .candidate : .rejected
         let version = try context.connection.withTransaction { connection -> Int64 in
             let version = try context.registry.insert(
-                parentVersion: trained.parent, mode: data.mode == .finetune ? "fine-tune" : "retrain", asOfDay: asOfDay,
+                parentVersion: trained.parent, mode: data.mode == .finetune ? .fineTune : .retrain, asOfDay: asOfDay,
                 trainedThroughMicros: data.trainedThroughMicros, itemCount: model.itemCount, dim: embeddings.dim,
                 hyperparametersJSON: JSON.encode(hyperparameters), metricsJSON: JSON.encode(evaluation.json),
                 fingerprint: trained.fingerprint, checkpoint: checkpoint, runID: context.runID, on: connection)
@@ -41,10 +41,11 @@ struct PublishFeaturesStage: Stage {
                     sessionPriorMean: statistics.sessionPriorMean, sessionPriorSD: statistics.sessionPriorSD,
                     learnedScalarsJSON: JSON.encode(statistics.learnedScalars)),
                 version: version, on: connection)
+            let change = RegistryChange.gate(verdict.reason, runID: context.runID)
             switch status {
-            case "champion": try context.registry.promote(version: version, reason: verdict.reason, on: connection)
-            case "candidate": try context.registry.keepCandidate(version: version, reason: verdict.reason, on: connection)
-            default: try context.registry.reject(version: version, reason: verdict.reason, on: connection)
+            case .champion: try context.registry.promote(version: version, change: change, on: connection)
+            case .candidate: try context.registry.keepCandidate(version: version, change: change, on: connection)
+            default: try context.registry.reject(version: version, change: change, on: connection)
             }
             try context.checkpoints.delete(asOfDay: asOfDay, fingerprint: trained.fingerprint, on: connection)
             try context.checkpoints.delete(asOfDay: asOfDay, fingerprint: trained.fingerprint + ".best", on: connection)
@@ -54,8 +55,8 @@ struct PublishFeaturesStage: Stage {
         context.summary.promoted = verdict.promote
         let note: String
         switch status {
-        case "champion": note = "Promoted model \(version): "
-        case "candidate": note = "Model \(version) passed the gate and scores this date: "
+        case .champion: note = "Promoted model \(version): "
+        case .candidate: note = "Model \(version) passed the gate and scores this date: "
         default: note = "Rejected model \(version), the base model keeps serving: "
         }
         context.summary.notes.append(note + verdict.reason + ".")

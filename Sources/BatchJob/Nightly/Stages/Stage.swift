@@ -102,6 +102,17 @@ enum FaultInjection {
         }
     }
 
+    /// Tests only: `DANSER_TEST_LOSE_ACKNOWLEDGEMENT=point` fails the first attempt that passes
+    /// `point`, right after its transaction committed, with a lost connection, as if the commit's
+    /// acknowledgement never arrived; the run is then retried like any transient failure.
+    static func loseAcknowledgement(at point: String) throws {
+        guard ProcessInfo.processInfo.environment["DANSER_TEST_LOSE_ACKNOWLEDGEMENT"] == point, !lostAcknowledgements.contains(point) else { return }
+        lostAcknowledgements.insert(point)
+        throw FeatureStoreError(.connectionLost, "server closed the connection after the commit (DANSER_TEST_LOSE_ACKNOWLEDGEMENT)")
+    }
+
+    nonisolated(unsafe) private static var lostAcknowledgements: Set<String> = []
+
     /// The older hold of the scoring kill tests (`DANSER_TEST_HOLD_SCORING_SECONDS`).
     static func hold(variable: String) {
         if let text = ProcessInfo.processInfo.environment[variable], let seconds = Double(text), seconds > 0 {

@@ -15,7 +15,7 @@ struct TrainStage: Stage {
         var ledgerRecord: [String: Any] {
             switch self {
             case .trained(let model): return ["trained": true, "epochs": model.epochs, "fingerprint": model.fingerprint, "parent": model.parent.map { Int($0) } ?? NSNull()]
-            case .reused(let record): return ["trained": false, "reused_model": Int(record.version), "status": record.status]
+            case .reused(let record): return ["trained": false, "reused_model": Int(record.version), "status": record.status.rawValue]
             }
         }
     }
@@ -30,7 +30,7 @@ struct TrainStage: Stage {
             context.summary.modelVersion = existing.version
             context.summary.reusedModel = true
             context.summary.metrics = JSON.decodeObject(existing.metricsJSON)
-            context.summary.promoted = existing.status == "champion"
+            context.summary.promoted = existing.status == .champion
             return .reused(existing)
         }
         var trainer: Trainer
