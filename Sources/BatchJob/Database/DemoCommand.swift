@@ -107,5 +107,14 @@ struct DemoCommand: ParsableCommand {
                 + "\(day[1].int64Value ?? 0) sessions, \(day[2].int64Value ?? 0) rows, "
                 + "\(day[3].int64Value.map(String.init) ?? "?") sessions given the popularity fallback, model \(day[4].int64Value ?? 0)")
         }
+        let served = try connection.query("""
+            SELECT served_kind, served_name, coalesce(served_setting, '-'), coalesce(runner_up, '-'),
+                   coalesce(to_char(margin_mrr_at_20, 'FM990.00'), '-') FROM bi.served_days WHERE is_current
+            """).rows()
+        if let row = served.first {
+            print("what served it (SELECT ... FROM bi.served_days WHERE is_current): \(row[1].stringValue ?? "?") "
+                + "(kind \(row[0].stringValue ?? "?"), \(row[2].stringValue ?? "-")), ahead of \(row[3].stringValue ?? "-") "
+                + "by \(row[4].stringValue ?? "-") MRR@20 points")
+        }
     }
 }

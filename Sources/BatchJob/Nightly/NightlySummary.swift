@@ -25,6 +25,10 @@ struct NightlySummary {
     var embeddingBytes: Int?
     var reportPath: String?
     var notes: [String] = []
+    /// What served the day and by how much it won (set by the contest).
+    var served: String?
+    /// Set when the candidate trails session kNN by more than `--knn-margin` MRR@20 points.
+    var knnWarning: String?
     /// True when every session id of the input is a generated one (`danser-batch generate`).
     var syntheticData = false
 }

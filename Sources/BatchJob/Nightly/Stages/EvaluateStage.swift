@@ -28,6 +28,20 @@ struct EvaluateStage: Stage {
             context.logger.info("evaluated", metadata: ["model": "\(row.name)", "p20": "\(String(format: "%.2f", row.precisionAt20))", "mrr20": "\(String(format: "%.2f", row.mrrAt20))"])
         }
         context.summary.comparison = evaluation.rows
+        if let knn = evaluation.rows.first(where: { $0.name == "session kNN" }) {
+            let candidate = evaluation.rows[0]
+            let gap = knn.mrrAt20 - candidate.mrrAt20
+            if gap > settings.contest.knnMargin || !candidate.mrrAt20.isFinite {
+                let warning = String(
+                    format: "the candidate's MRR@20 %.2f trails session kNN's %.2f by %.2f points (--knn-margin %.2f)%@",
+                    candidate.mrrAt20, knn.mrrAt20, gap, settings.contest.knnMargin,
+                    settings.contest.isEmpty ? "; no contender runs (--contenders none), so the candidate may still serve" : "; the contest decides what serves")
+                evaluation.knnWarning = warning
+                context.summary.knnWarning = warning
+                context.summary.notes.append("WARNING: " + warning + ".")
+                context.logger.warning("candidate trails session kNN", metadata: ["detail": "\(warning)"])
+            }
+        }
         return evaluation
     }
 }
@@ -37,6 +51,8 @@ struct EvaluateStage: Stage {
 struct Evaluation: StageResult {
     var rows: [RunReport.Comparison] = []
     var champion: PromotionGate.Scores?
+    /// Set when the candidate trails session kNN by more than `--knn-margin` MRR@20 points.
+    var knnWarning: String?
 
     var json: [String: Any] {
         var object: [String: Any] = [:]
@@ -47,7 +63,11 @@ struct Evaluation: StageResult {
         return object
     }
 
-    var ledgerRecord: [String: Any] { json }
+    var ledgerRecord: [String: Any] {
+        var record = json
+        if let knnWarning { record["knn_warning"] = knnWarning }
+        return record
+    }
 }
 
 extension RunReport.Comparison {
