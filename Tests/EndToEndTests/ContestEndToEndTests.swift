@@ -36,8 +36,6 @@ import Testing
         #expect(mrr > neural)
         #expect((served.first?[5].doubleValue ?? -1) >= 0)
         #expect(served.first?[6].stringValue != nil)
-        // The one-epoch candidate trails session kNN by far more than the default margin: loud.
-        #expect(served.first?[7].stringValue?.contains("trails session kNN") == true)
 
         // Through the audited path: full lists, the day's audit and the CAS against the champion.
         let lists = try connection.query("""
@@ -62,17 +60,19 @@ import Testing
             #expect(row["mrr@20"] as? Double != nil && row["p@20"] as? Double != nil, "\(row)")
         }
         #expect(object["kind"] as? String == kind)
+        // The kNN warning (ContestRulesTests has the rule), where the evaluation raised one, is the
+        // same in the ledger, bi.served_days and the summary.
         let warning = try Self.scalar(connection, """
             SELECT stage_results -> 'evaluate' ->> 'knn_warning' FROM danser.runs WHERE command = 'nightly' AND as_of = '2014-04-08' AND status = 'succeeded'
             """)
-        #expect(warning?.contains("--knn-margin") == true)
+        #expect(warning == served.first?[7].stringValue)
+        #expect(run.stdout.contains("WARNING: the candidate's MRR@20") == (warning != nil))
 
         // The summary and the report show the contest and the winner.
         #expect(run.stdout.contains("served: ") && run.stdout.contains("V-SKNN") && run.stdout.contains("STAN"), "\(run.stdout)")
-        #expect(run.stdout.contains("WARNING: the candidate's MRR@20"))
         let path = try Self.scalar(connection, "SELECT report_path FROM danser.runs WHERE command = 'nightly' AND as_of = '2014-04-08' AND status = 'succeeded'") ?? ""
         let html = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        #expect(html.contains("class=\"served\"") && html.contains("class=\"warning\""), "report at \(path)")
+        #expect(html.contains("class=\"served\"") && html.contains("blend"), "report at \(path)")
 
         // A rerun converges on the same day: the contest is deterministic.
         let before = try NightlyEndToEndTests.published(database)

@@ -27,6 +27,17 @@ struct ContestSettings: Sendable {
     static let none = ContestSettings(grids: [], blend: false, knnMargin: 1)
 
     var isEmpty: Bool { grids.isEmpty && !blend }
+
+    /// The warning a night gives when the candidate's MRR@20 (percent) trails session kNN's by
+    /// more than `margin` points, or is not finite; nil otherwise.
+    static func knnWarning(candidate: RunReport.Comparison, knn: RunReport.Comparison, margin: Double, contest: Bool) -> String? {
+        let gap = knn.mrrAt20 - candidate.mrrAt20
+        guard gap > margin || !candidate.mrrAt20.isFinite else { return nil }
+        return String(
+            format: "the candidate's MRR@20 %.2f trails session kNN's %.2f by %.2f points (--knn-margin %.2f)%@",
+            candidate.mrrAt20, knn.mrrAt20, gap, margin,
+            contest ? "; the contest decides what serves" : "; no contender runs (--contenders none), so the candidate may still serve")
+    }
 }
 
 /// `nightly`/`backfill`: which contenders the gate runs against the DANSeR candidate (see

@@ -42,7 +42,7 @@ enum Pipeline: Sendable, Equatable {
             }
             scoring = ScoringModel(model: try context.loadModel(champion), version: champion.version, championAtChoice: champion.version, reason: "the champion")
         case .nightly(let scores):
-            let (chosen, data) = try Self.train(ingested, in: context)
+            let (chosen, data, evaluation) = try Self.train(ingested, in: context)
             guard scores else {
                 context.summary.notes.append("Scoring left to score --shard runs (--skip-score); the contest runs only when the night scores.")
                 return
@@ -50,7 +50,9 @@ enum Pipeline: Sendable, Equatable {
             scoring = try chosen()
             // The contest: a simple contender or the blend serves the night if it beats the registry's model.
             if let data, !context.settings.contest.isEmpty {
-                let contest = try context.run(ContestStage(), .init(data: data, scoring: scoring, knnWarning: context.summary.knnWarning))
+                let known = scoring.isDateModel ? evaluation?.candidateResult : evaluation?.championResult
+                let contest = try context.run(
+                    ContestStage(), .init(data: data, scoring: scoring, knnWarning: context.summary.knnWarning, heldOut: known))
                 scoring.served = contest.served
                 scoring.servedRecord = contest.record
             }
@@ -62,15 +64,17 @@ enum Pipeline: Sendable, Equatable {
     /// Prepare, then train, evaluate, gate and publish features when there is something to train.
     /// Returns how to get the model that scores the date: the date's own model if it passed the
     /// gate, else the base model (the champion on an ordinary night; point in time on a backfill).
-    private static func train(_ ingested: IngestedClicks, in context: RunContext) throws -> (() throws -> ScoringModel, PreparedData?) {
+    private static func train(_ ingested: IngestedClicks, in context: RunContext) throws -> (() throws -> ScoringModel, PreparedData?, Evaluation?) {
         let prepared = try context.run(PrepareStage(), ingested)
         let base = prepared.base
         /// The date's own model when it may serve: its version and how to load it.
         var own: (version: Int64, load: () throws -> Model)?
+        var evaluated: Evaluation?
         if let data = prepared.data {
             switch try context.run(TrainStage(), data) {
             case .trained(let trained):
                 let evaluation = try context.run(EvaluateStage(), (trained, data))
+                evaluated = evaluation
                 let verdict = try context.run(GateStage(), evaluation)
                 let published = try context.run(PublishFeaturesStage(), (trained, evaluation, verdict, data))
                 if verdict.passed { own = (published.version, { published.model }) }
@@ -87,6 +91,6 @@ enum Pipeline: Sendable, Equatable {
                 throw JobError(.tooLittleData, "there is no model to score with: training was not possible and no earlier model exists yet")
             }
             return ScoringModel(model: try context.loadModel(record), version: record.version, championAtChoice: champion, reason: base.reason)
-        }, prepared.data)
+        }, prepared.data, evaluated)
     }
 }

@@ -69,6 +69,8 @@ struct ContestStage: Stage {
         var scoring: ScoringModel
         /// The night's session-kNN warning, if the evaluation raised one.
         var knnWarning: String?
+        /// The registry's model on the held-out days, when the evaluate stage measured it already.
+        var heldOut: EvaluationResult?
     }
 
     /// The documented rule: MRR@20 first, then P@20; nil loses.
@@ -89,12 +91,17 @@ struct ContestStage: Stage {
         let heldOut = PrefixSet(sessions: data.split.test)
         let logger = context.logger
         // The registry's model, on the held-out days as the evaluate stage measured it.
-        let neuralModel = scoring.model.itemCount < itemCount ? try scoring.model.growing(toItemCount: itemCount, seed: settings.seed) : scoring.model
+        // (A champion older than the night's catalogue is grown as the evaluate stage grows it.)
+        var neuralResult = input.heldOut
+        if neuralResult == nil {
+            let model = scoring.model.itemCount < itemCount ? try scoring.model.growing(toItemCount: itemCount, seed: settings.seed) : scoring.model
+            neuralResult = Evaluator.evaluate(model, on: heldOut, threads: settings.threads)
+        }
         let neuralName = scoring.isDateModel ? "candidate" : "champion"
         let neuralKind = "neural"
         var entrants = [Entrant(
             name: neuralName, kind: neuralKind, setting: "model \(scoring.version)",
-            heldOut: Evaluator.evaluate(neuralModel, on: heldOut, threads: settings.threads))]
+            heldOut: neuralResult)]
 
         // The candidate's own validation window (never the held-out days), as a cut in time of all training sessions.
         let windowText = "\(settings.validationWindow)"
