@@ -7,6 +7,12 @@ import Testing
 /// winner serves the night through the audited publishing path, and `bi.served_days`, the ledger
 /// and the report say what served and by how much.
 @Suite(.serialized) struct ContestEndToEndTests {
+    static let common = ["--epochs", "1", "--log-format", "json", "--tolerance", "100", "--mode", "retrain"]
+
+    static func nightly(_ asOf: String, _ extra: [String] = [], database: ConnectionConfiguration) throws -> Harness.Run {
+        try Harness.run(["nightly", "--as-of", asOf] + common + extra, database: database)
+    }
+
     static func scalar(_ connection: Connection, _ sql: String) throws -> String? {
         let value = try connection.query(sql).scalar()
         return value?.stringValue ?? value?.int64Value.map(String.init) ?? value?.doubleValue.map { String($0) }
@@ -18,8 +24,8 @@ import Testing
             return
         }
         let reports = Harness.scratchFolder + "/contest-reports-\(UUID().uuidString)"
-        let run = try NightlyEndToEndTests.nightly(
-            "2014-04-08", ["--mode", "retrain", "--report-dir", reports], database: database)
+        let run = try Self.nightly(
+            "2014-04-08", ["--report-dir", reports], database: database)
         #expect(run.status == 0, "\(run.stderr.suffix(3000))")
         let connection = try Connection(database)
 
@@ -76,7 +82,7 @@ import Testing
 
         // A rerun converges on the same day: the contest is deterministic.
         let before = try NightlyEndToEndTests.published(database)
-        let again = try NightlyEndToEndTests.nightly("2014-04-08", ["--mode", "retrain", "--rerun"], database: database)
+        let again = try Self.nightly("2014-04-08", ["--rerun"], database: database)
         #expect(again.status == 0, "\(again.stderr.suffix(2000))")
         #expect(try NightlyEndToEndTests.published(database) == before)
     }
@@ -89,22 +95,22 @@ import Testing
         // A validation window of every training day leaves nothing to fit the grids on: the two
         // grids of several values are refused, naming their options; the single setting still
         // competes, and the night succeeds.
-        let run = try NightlyEndToEndTests.nightly(
-            "2014-04-08", ["--mode", "retrain", "--validation-days", "30", "--contenders", "vsknn,sr", "--sr-window", "3"], database: database)
+        let run = try Self.nightly(
+            "2014-04-08", ["--validation-days", "30", "--contenders", "vsknn,sr", "--sr-window", "3"], database: database)
         #expect(run.status == 0, "\(run.stderr.suffix(3000))")
         #expect(run.stdout.contains("Contender V-SKNN skipped: cannot rank the 2 settings of --vsknn-k"), "\(run.stdout)")
         let connection = try Connection(database)
         let contest = try Self.scalar(connection, "SELECT stage_results -> 'contest' FROM danser.runs WHERE as_of = '2014-04-08' AND status = 'succeeded'") ?? ""
-        #expect(contest.contains("--vsknn-k") && contest.contains("\"sr\""), contest)
+        #expect(contest.contains("--vsknn-k") && contest.contains("\"sr\""), "\(contest)")
 
         // --contenders none: no contest stage; the registry's model serves, as before the contest.
-        let plain = try NightlyEndToEndTests.nightly("2014-04-08", ["--mode", "retrain", "--rerun", "--contenders", "none"], database: database)
+        let plain = try Self.nightly("2014-04-08", ["--rerun", "--contenders", "none"], database: database)
         #expect(plain.status == 0, "\(plain.stderr.suffix(2000))")
         #expect(try Self.scalar(connection, "SELECT served_kind FROM bi.served_days WHERE is_current") == "neural")
         #expect(try Self.scalar(connection, "SELECT margin_mrr_at_20 FROM bi.served_days WHERE is_current") == nil)
 
         // Bad lists are usage errors naming the option.
-        let bad = try NightlyEndToEndTests.nightly("2014-04-08", ["--contenders", "knn"], database: database)
+        let bad = try Self.nightly("2014-04-08", ["--contenders", "knn"], database: database)
         #expect(bad.status == 64 && bad.stderr.contains("--contenders"), "\(bad.stderr)")
     }
 }

@@ -93,7 +93,7 @@ enum NightlyPrinter {
         Swift.print("as-of \(settings.asOf): run \(summary.runID.map(String.init) ?? "-") \(summary.status), mode \(summary.mode)")
         if let version = summary.modelVersion {
             let verdict = summary.promoted.map { $0 ? "promoted to champion" : "rejected, champion kept" } ?? (summary.reusedModel ? "reused" : "")
-            Swift.print("model \(version) \(verdict); recommendations from model \(summary.scoringVersion.map(String.init) ?? "-")")
+            Swift.print("model \(version) \(verdict); recommendations from " + (summary.servedBy.map { "\($0), the contest's winner" } ?? "model \(summary.scoringVersion.map(String.init) ?? "-")"))
         }
         if !summary.comparison.isEmpty {
             func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }

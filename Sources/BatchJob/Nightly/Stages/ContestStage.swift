@@ -197,7 +197,9 @@ struct ContestStage: Stage {
             : "Served by \(best.name) (\(best.setting)): it won the contest\(margin); model \(scoring.version) stays the registry's \(neuralName)."
         context.summary.notes.append(line)
         context.summary.served = line
-        context.summary.comparison.append(contentsOf: entrants.dropFirst().compactMap(\.comparison))
+        // (A night that reused its model evaluated nothing before: the registry's model's row comes from here.)
+        context.summary.comparison.append(contentsOf: (context.summary.comparison.isEmpty ? entrants[...] : entrants.dropFirst()).compactMap(\.comparison))
+        if winner != 0 { context.summary.servedBy = best.name }
         logger.info("contest decided", metadata: [
             "served": "\(best.name)", "setting": "\(best.setting)",
             "margin_mrr20": "\(String(format: "%.2f", record["margin_mrr_at_20"] as? Double ?? 0))",
