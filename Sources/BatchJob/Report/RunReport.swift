@@ -77,7 +77,7 @@ struct RunReport: Sendable {
         }
         let statusClass = ["succeeded", "skipped"].contains(status) ? "status-ok" : "status-bad"
         page += "<p>Run \(runID) · status <b class=\"\(statusClass)\">\(SVGChart.escape(status))</b> · mode \(SVGChart.escape(mode)) · model \(modelVersion.map(String.init) ?? "none") · champion \(SVGChart.escape(champion))</p>\n"
-        if let served { page += "<p class=\"served\"><b>Served:</b> \(SVGChart.escape(served))</p>\n" }
+        if let served { page += "<p class=\"served\">\(SVGChart.escape(served))</p>\n" }
         for note in notes {
             page += note.hasPrefix("WARNING") ? "<p class=\"warning\">\(SVGChart.escape(note))</p>\n" : "<p>\(SVGChart.escape(note))</p>\n"
         }

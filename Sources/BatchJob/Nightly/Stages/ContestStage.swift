@@ -194,7 +194,7 @@ struct ContestStage: Stage {
         let margin = (record["margin_mrr_at_20"] as? Double).map { String(format: " by %.2f MRR@20 points over %@", $0, record["runner_up"] as? String ?? "-") } ?? ""
         let line = winner == 0
             ? "Served by the \(neuralName) (model \(scoring.version)): it won the contest\(margin)."
-            : "Served by \(best.name) (\(best.setting)): it won the contest\(margin); model \(scoring.version) stays the registry's \(neuralName)."
+            : "Served by \(best.name) (\(best.setting)): it won the contest\(margin); the \(neuralName) (model \(scoring.version)) keeps its place in the registry."
         context.summary.notes.append(line)
         context.summary.served = line
         // (A night that reused its model evaluated nothing before: the registry's model's row comes from here.)
