@@ -6,7 +6,8 @@ import Testing
 /// YOOCHOOSE 100k sample (skipped where ../shared is absent). CI points DANSER_BATCH_BINARY at a
 /// release build so training takes seconds.
 @Suite(.serialized) struct NightlyEndToEndTests {
-    static let common = ["--epochs", "1", "--finetune-epochs", "1", "--log-format", "json", "--tolerance", "100"]
+    /// The contest (tuning every contender each night) is left to ContestEndToEndTests, to keep CI short.
+    static let common = ["--epochs", "1", "--finetune-epochs", "1", "--log-format", "json", "--tolerance", "100", "--contenders", "none"]
 
     /// A fresh database with both YOOCHOOSE files imported, or nil without ../shared.
     static func importedDatabase() throws -> ConnectionConfiguration? {

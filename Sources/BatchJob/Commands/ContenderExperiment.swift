@@ -5,56 +5,85 @@ import Foundation
 /// `experiment --config vsknn|stan|sr|slist`: the simple contenders on the same split, filters and
 /// metrics as SR-GNN/DANSeR. Each grid (comma-separated values; every combination is tried) is tuned
 /// on the training period's own last days (fit on the rest), the best by MRR@20 then P@20 is refitted
-/// on the whole training period, and only that is scored on the test split.
+/// on the whole training period, and only that is scored on the test split. `nightly` uses the same
+/// grid options with smaller defaults (`Purpose.nightly`), tuned on the candidate's validation window.
 struct ContenderOptions: ParsableArguments {
-    @Option(help: "Contenders: hold out the training sessions ending in the last N days of the training period to tune the grids.")
+    @Option(help: "experiment: hold out the training sessions ending in the last N days of the training period to tune the grids (nightly tunes on its validation window).")
     var tuningDays = 7
 
-    @Option(name: .customLong("vsknn-k"), help: "V-SKNN grid: neighbours that vote.")
-    var vsknnNeighbours = "50,100,200"
-    @Option(help: "V-SKNN grid: most recent candidate sessions compared per prefix.")
-    var vsknnSample = "500,1000"
-    @Option(help: "V-SKNN grid: IDF weight of the item score (0 is off).")
-    var vsknnIdf = "0,1"
+    @Option(name: .customLong("vsknn-k"), help: "V-SKNN grid: neighbours that vote. Default: 50,100,200 (experiment), 50,100 (nightly).")
+    var vsknnNeighbours: String?
+    @Option(help: "V-SKNN grid: most recent candidate sessions compared per prefix. Default: 500,1000 (experiment), 500 (nightly).")
+    var vsknnSample: String?
+    @Option(help: "V-SKNN grid: IDF weight of the item score (0 is off). Default: 0,1 (experiment), 1 (nightly).")
+    var vsknnIdf: String?
 
-    @Option(name: .customLong("stan-k"), help: "STAN grid: neighbours that vote.")
-    var stanNeighbours = "100,500"
-    @Option(help: "STAN grid: most recent candidate sessions compared per prefix (0 compares all, as plain STAN).")
-    var stanSample = "1000"
-    @Option(help: "STAN grid: lambda1, position decay of the current session (clicks).")
-    var stanLambda1 = "1,4"
-    @Option(help: "STAN grid: lambda2, recency decay of neighbour sessions (days).")
-    var stanLambda2 = "7,100"
-    @Option(help: "STAN grid: lambda3, decay of a neighbour's items away from the shared item (clicks).")
-    var stanLambda3 = "1,4"
-    @Option(help: "STAN grid: IDF weight of the item score (0 is plain STAN; VSTAN uses it).")
-    var stanIdf = "0"
+    @Option(name: .customLong("stan-k"), help: "STAN grid: neighbours that vote. Default: 100,500 (experiment), 100 (nightly).")
+    var stanNeighbours: String?
+    @Option(help: "STAN grid: most recent candidate sessions compared per prefix (0 compares all, as plain STAN). Default: 1000 (experiment), 1000 (nightly).")
+    var stanSample: String?
+    @Option(help: "STAN grid: lambda1, position decay of the current session (clicks). Default: 1,4 (experiment), 1 (nightly).")
+    var stanLambda1: String?
+    @Option(help: "STAN grid: lambda2, recency decay of neighbour sessions (days). Default: 7,100 (experiment), 7,100 (nightly).")
+    var stanLambda2: String?
+    @Option(help: "STAN grid: lambda3, decay of a neighbour's items away from the shared item (clicks). Default: 1,4 (experiment), 4 (nightly).")
+    var stanLambda3: String?
+    @Option(help: "STAN grid: IDF weight of the item score (0 is plain STAN; VSTAN uses it). Default: 0 (experiment), 0 (nightly).")
+    var stanIdf: String?
 
-    @Option(help: "SR grid: largest distance in clicks of a rule.")
-    var srSteps = "5,10"
-    @Option(help: "SR grid: rules kept per item (0 keeps all).")
-    var srPruning = "0,20"
-    @Option(help: "SR grid: most recent clicks of the prefix whose rules add up (1 is classic SR).")
-    var srWindow = "1,3"
+    @Option(help: "SR grid: largest distance in clicks of a rule. Default: 5,10 (experiment), 10 (nightly).")
+    var srSteps: String?
+    @Option(help: "SR grid: rules kept per item (0 keeps all). Default: 0,20 (experiment), 0 (nightly).")
+    var srPruning: String?
+    @Option(help: "SR grid: most recent clicks of the prefix whose rules add up (1 is classic SR). Default: 1,3 (experiment), 1,3 (nightly).")
+    var srWindow: String?
 
-    @Option(help: "SLIST grid: alpha, the weight of SLIS against SLIT.")
-    var slistAlpha = "0.2,0.8"
-    @Option(help: "SLIST grid: lambda, the L2 regularisation.")
-    var slistLambda = "10"
-    @Option(help: "SLIST grid: position decay of the training rows (clicks).")
-    var slistPositionDecay = "1"
-    @Option(help: "SLIST grid: position decay of the prefix when scoring (clicks).")
-    var slistInferenceDecay = "1"
-    @Option(help: "SLIST: memory for its two items x items matrices, GiB; only the most clicked items that fit are kept.")
-    var slistMemoryGib = 4.0
+    @Option(help: "SLIST grid: alpha, the weight of SLIS against SLIT. Default: 0.2,0.8 (experiment), 0.2 (nightly).")
+    var slistAlpha: String?
+    @Option(help: "SLIST grid: lambda, the L2 regularisation. Default: 10 (experiment), 10 (nightly).")
+    var slistLambda: String?
+    @Option(help: "SLIST grid: position decay of the training rows (clicks). Default: 1 (experiment), 1 (nightly).")
+    var slistPositionDecay: String?
+    @Option(help: "SLIST grid: position decay of the prefix when scoring (clicks). Default: 1 (experiment), 1 (nightly).")
+    var slistInferenceDecay: String?
+    @Option(help: "SLIST: memory for its two items x items matrices, GiB (experiment 4, nightly 1); only the most clicked items that fit are kept.")
+    var slistMemoryGib: Double?
+
+    /// Whose defaults a grid option left out takes: `experiment`'s full grids, or the nightly
+    /// gate's smaller ones (every night tunes again, so they must stay cheap).
+    enum Purpose { case experiment, nightly }
+
+    /// Each grid option's default for `experiment` and for the nightly gate.
+    static let defaults: [String: (experiment: String, nightly: String)] = [
+        "--vsknn-k": ("50,100,200", "50,100"), "--vsknn-sample": ("500,1000", "500"), "--vsknn-idf": ("0,1", "1"),
+        "--stan-k": ("100,500", "100"), "--stan-sample": ("1000", "1000"), "--stan-lambda1": ("1,4", "1"),
+        "--stan-lambda2": ("7,100", "7,100"), "--stan-lambda3": ("1,4", "4"), "--stan-idf": ("0", "0"),
+        "--sr-steps": ("5,10", "10"), "--sr-pruning": ("0,20", "0"), "--sr-window": ("1,3", "1,3"),
+        "--slist-alpha": ("0.2,0.8", "0.2"), "--slist-lambda": ("10", "10"), "--slist-position-decay": ("1", "1"),
+        "--slist-inference-decay": ("1", "1"),
+    ]
+    /// SLIST's memory budget in GiB: experiment 4, nightly 1.
+    static let slistMemoryDefaults = (experiment: 4.0, nightly: 1.0)
+
+    private static func text(_ given: String?, _ option: String, _ purpose: Purpose) -> String {
+        if let given { return given }
+        let pair = defaults[option]!
+        return purpose == .experiment ? pair.experiment : pair.nightly
+    }
 
     /// The settings to try for `kind`, or a usage error naming the option that is malformed.
-    func grid(for kind: ContenderKind) throws -> (settings: [ContenderSetting], options: [(name: String, count: Int)]) {
+    func grid(for kind: ContenderKind, purpose: Purpose = .experiment) throws -> (settings: [ContenderSetting], options: [(name: String, count: Int)]) {
+        func integers(_ given: String?, _ option: String, minimum: Int) throws -> [Int] {
+            try Self.integers(Self.text(given, option, purpose), option, minimum: minimum)
+        }
+        func numbers(_ given: String?, _ option: String, minimum: Double) throws -> [Double] {
+            try Self.numbers(Self.text(given, option, purpose), option, minimum: minimum)
+        }
         switch kind {
         case .vsknn:
-            let k = try Self.integers(vsknnNeighbours, "--vsknn-k", minimum: 1)
-            let sample = try Self.integers(vsknnSample, "--vsknn-sample", minimum: 0)
-            let idf = try Self.numbers(vsknnIdf, "--vsknn-idf", minimum: 0)
+            let k = try integers(vsknnNeighbours, "--vsknn-k", minimum: 1)
+            let sample = try integers(vsknnSample, "--vsknn-sample", minimum: 0)
+            let idf = try numbers(vsknnIdf, "--vsknn-idf", minimum: 0)
             let settings = k.flatMap { k in
                 sample.flatMap { sample in
                     idf.map { ContenderSetting.vsknn(.init(neighbours: k, sampleSize: sample, idfWeight: Float($0))) }
@@ -62,12 +91,12 @@ struct ContenderOptions: ParsableArguments {
             }
             return (settings, [("--vsknn-k", k.count), ("--vsknn-sample", sample.count), ("--vsknn-idf", idf.count)])
         case .stan:
-            let k = try Self.integers(stanNeighbours, "--stan-k", minimum: 1)
-            let sample = try Self.integers(stanSample, "--stan-sample", minimum: 0)
-            let l1 = try Self.numbers(stanLambda1, "--stan-lambda1", minimum: .leastNonzeroMagnitude)
-            let l2 = try Self.numbers(stanLambda2, "--stan-lambda2", minimum: .leastNonzeroMagnitude)
-            let l3 = try Self.numbers(stanLambda3, "--stan-lambda3", minimum: .leastNonzeroMagnitude)
-            let idf = try Self.numbers(stanIdf, "--stan-idf", minimum: 0)
+            let k = try integers(stanNeighbours, "--stan-k", minimum: 1)
+            let sample = try integers(stanSample, "--stan-sample", minimum: 0)
+            let l1 = try numbers(stanLambda1, "--stan-lambda1", minimum: .leastNonzeroMagnitude)
+            let l2 = try numbers(stanLambda2, "--stan-lambda2", minimum: .leastNonzeroMagnitude)
+            let l3 = try numbers(stanLambda3, "--stan-lambda3", minimum: .leastNonzeroMagnitude)
+            let idf = try numbers(stanIdf, "--stan-idf", minimum: 0)
             var settings: [ContenderSetting] = []
             for k in k { for s in sample { for a in l1 { for b in l2 { for c in l3 { for w in idf {
                 settings.append(.stan(.init(
@@ -78,21 +107,23 @@ struct ContenderOptions: ParsableArguments {
                 ("--stan-lambda2", l2.count), ("--stan-lambda3", l3.count), ("--stan-idf", idf.count),
             ])
         case .sr:
-            let steps = try Self.integers(srSteps, "--sr-steps", minimum: 1)
-            let pruning = try Self.integers(srPruning, "--sr-pruning", minimum: 0)
-            let window = try Self.integers(srWindow, "--sr-window", minimum: 1)
+            let steps = try integers(srSteps, "--sr-steps", minimum: 1)
+            let pruning = try integers(srPruning, "--sr-pruning", minimum: 0)
+            let window = try integers(srWindow, "--sr-window", minimum: 1)
             let settings = steps.flatMap { s in
                 pruning.flatMap { p in window.map { ContenderSetting.sr(.init(steps: s, pruning: p, window: $0)) } }
             }
             return (settings, [("--sr-steps", steps.count), ("--sr-pruning", pruning.count), ("--sr-window", window.count)])
         case .slist:
-            let alpha = try Self.numbers(slistAlpha, "--slist-alpha", minimum: 0)
-            guard alpha.allSatisfy({ $0 <= 1 }) else { throw ValidationError("--slist-alpha values must be between 0 and 1 (got '\(slistAlpha)').") }
-            let lambda = try Self.numbers(slistLambda, "--slist-lambda", minimum: .leastNonzeroMagnitude)
-            let position = try Self.numbers(slistPositionDecay, "--slist-position-decay", minimum: .leastNonzeroMagnitude)
-            let inference = try Self.numbers(slistInferenceDecay, "--slist-inference-decay", minimum: .leastNonzeroMagnitude)
-            guard slistMemoryGib > 0 else { throw ValidationError("--slist-memory-gib must be positive (got \(slistMemoryGib)).") }
-            let budget = Int(slistMemoryGib * Double(1 << 30))
+            let alphaText = Self.text(slistAlpha, "--slist-alpha", purpose)
+            let alpha = try Self.numbers(alphaText, "--slist-alpha", minimum: 0)
+            guard alpha.allSatisfy({ $0 <= 1 }) else { throw ValidationError("--slist-alpha values must be between 0 and 1 (got '\(alphaText)').") }
+            let lambda = try numbers(slistLambda, "--slist-lambda", minimum: .leastNonzeroMagnitude)
+            let position = try numbers(slistPositionDecay, "--slist-position-decay", minimum: .leastNonzeroMagnitude)
+            let inference = try numbers(slistInferenceDecay, "--slist-inference-decay", minimum: .leastNonzeroMagnitude)
+            let gib = slistMemoryGib ?? (purpose == .experiment ? Self.slistMemoryDefaults.experiment : Self.slistMemoryDefaults.nightly)
+            guard gib > 0, gib.isFinite else { throw ValidationError("--slist-memory-gib must be positive (got \(gib)).") }
+            let budget = Int(gib * Double(1 << 30))
             var settings: [ContenderSetting] = []
             for a in alpha { for l in lambda { for p in position { for i in inference {
                 settings.append(.slist(.init(

@@ -100,5 +100,14 @@ struct DemoCommand: ParsableCommand {
                 + "\(day.sessions) sessions, \(day.rows.map(String.init) ?? "?") rows, "
                 + "\(day.fallbackSessions.map(String.init) ?? "?") sessions given the popularity fallback, model \(day.modelVersion)")
         }
+        let served = try connection.query("""
+            SELECT served_kind, served_name, coalesce(served_setting, '-'), coalesce(runner_up, '-'),
+                   coalesce(to_char(margin_mrr_at_20, 'FM990.00'), '-') FROM bi.served_days WHERE is_current
+            """).rows()
+        if let row = served.first {
+            print("what served it (SELECT ... FROM bi.served_days WHERE is_current): \(row[1].stringValue ?? "?") "
+                + "(kind \(row[0].stringValue ?? "?"), \(row[2].stringValue ?? "-")), ahead of \(row[3].stringValue ?? "-") "
+                + "by \(row[4].stringValue ?? "-") MRR@20 points")
+        }
     }
 }

@@ -28,6 +28,7 @@ struct NightlyCommand: ParsableCommand {
     var discardCheckpoint = false
 
     @OptionGroup(title: "Training") var training: TrainingOptions
+    @OptionGroup(title: "Contest") var contest: ContestOptions
     @OptionGroup var nightly: NightlyOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
@@ -44,6 +45,7 @@ struct NightlyCommand: ParsableCommand {
         let logger = Logger(label: "danser.nightly")
         var settings = try nightly.settings(asOf: asOf ?? LogicalDate.today())
         training.apply(to: &settings)
+        try contest.apply(to: &settings)
         settings.rerun = rerun
         settings.pipeline = .nightly(scoring: !skipScore)
         settings.discardCheckpoint = discardCheckpoint

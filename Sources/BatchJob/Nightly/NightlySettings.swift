@@ -55,6 +55,8 @@ struct NightlySettings: Sendable {
     var pipeline = Pipeline.nightly(scoring: true)
     /// The floors a day must clear before it is published.
     var dayAudit = DayAuditPolicy()
+    /// The simple contenders, the blend and the session-kNN warning margin (see `ContestStage`).
+    var contest = ContestSettings.standard
     /// Delete the date's saved training checkpoint (e.g. a corrupt one) and train from the start.
     var discardCheckpoint = false
 

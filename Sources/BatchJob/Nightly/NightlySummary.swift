@@ -27,6 +27,12 @@ struct NightlySummary {
     var embeddingBytes: Int?
     var reportPath: String?
     var notes: [String] = []
+    /// What served the day and by how much it won (set by the contest).
+    var served: String?
+    /// The contender that served in the registry model's place, if one did.
+    var servedBy: String?
+    /// Set when the candidate trails session kNN by more than `--knn-margin` MRR@20 points.
+    var knnWarning: String?
     /// True when every session id of the input is a generated one (`danser-batch generate`).
     var syntheticData = false
 }

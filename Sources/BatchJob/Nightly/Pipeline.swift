@@ -6,7 +6,7 @@ import Foundation
 ///
 /// | pipeline | stages |
 /// |---|---|
-/// | `nightly` (and each date of `backfill`) | ingest, prepare, train, evaluate, gate, publish features, score, publish recommendations |
+/// | `nightly` (and each date of `backfill`) | ingest, prepare, train, evaluate, gate, publish features, contest, score, publish recommendations |
 /// | `nightly --skip-score` | ingest, prepare, train, evaluate, gate, publish features |
 /// | `score` | ingest, score, publish recommendations (with the champion) |
 /// | `score --shard i/N` | ingest, score (the shard's sessions), publish recommendations (the last shard publishes the day) |
@@ -34,7 +34,7 @@ enum Pipeline: Sendable, Equatable {
 
     func run(in context: RunContext) throws {
         let ingested = try context.run(IngestStage(), ()).clicks
-        let scoring: ScoringModel
+        var scoring: ScoringModel
         switch self {
         case .score:
             guard let champion = try context.registry.champion(on: context.connection) else {
@@ -42,12 +42,20 @@ enum Pipeline: Sendable, Equatable {
             }
             scoring = ScoringModel(model: try context.loadModel(champion), version: champion.version, championAtChoice: champion.version, reason: "the champion")
         case .nightly(let scores):
-            let chosen = try Self.train(ingested, in: context)
+            let (chosen, data, evaluation) = try Self.train(ingested, in: context)
             guard scores else {
-                context.summary.notes.append("Scoring left to score --shard runs (--skip-score).")
+                context.summary.notes.append("Scoring left to score --shard runs (--skip-score); the contest runs only when the night scores.")
                 return
             }
             scoring = try chosen()
+            // The contest: a simple contender or the blend serves the night if it beats the registry's model.
+            if let data, !context.settings.contest.isEmpty {
+                let known = scoring.isDateModel ? evaluation?.candidateResult : evaluation?.championResult
+                let contest = try context.run(
+                    ContestStage(), .init(data: data, scoring: scoring, knnWarning: context.summary.knnWarning, heldOut: known))
+                scoring.served = contest.served
+                scoring.servedRecord = contest.record
+            }
         }
         let staged = try context.run(ScoreStage(shard: shard), (ingested, scoring))
         _ = try context.run(PublishRecommendationsStage(shard: shard), staged)
@@ -56,15 +64,17 @@ enum Pipeline: Sendable, Equatable {
     /// Prepare, then train, evaluate, gate and publish features when there is something to train.
     /// Returns how to get the model that scores the date: the date's own model if it passed the
     /// gate, else the base model (the champion on an ordinary night; point in time on a backfill).
-    private static func train(_ ingested: IngestedClicks, in context: RunContext) throws -> () throws -> ScoringModel {
+    private static func train(_ ingested: IngestedClicks, in context: RunContext) throws -> (() throws -> ScoringModel, PreparedData?, Evaluation?) {
         let prepared = try context.run(PrepareStage(), ingested)
         let base = prepared.base
         /// The date's own model when it may serve: its version and how to load it.
         var own: (version: Int64, load: () throws -> Model)?
+        var evaluated: Evaluation?
         if let data = prepared.data {
             switch try context.run(TrainStage(), data) {
             case .trained(let trained):
                 let evaluation = try context.run(EvaluateStage(), (trained, data))
+                evaluated = evaluation
                 let verdict = try context.run(GateStage(), evaluation)
                 let published = try context.run(PublishFeaturesStage(), (trained, evaluation, verdict, data))
                 if verdict.passed { own = (published.version, { published.model }) }
@@ -72,15 +82,15 @@ enum Pipeline: Sendable, Equatable {
                 if record.status.isServable { own = (record.version, { try context.loadModel(record) }) }
             }
         }
-        return {
+        return ({
             let champion = try context.registry.champion(on: context.connection)?.version
             if let own {
-                return ScoringModel(model: try own.load(), version: own.version, championAtChoice: champion, reason: "this date's model")
+                return ScoringModel(model: try own.load(), version: own.version, championAtChoice: champion, reason: "this date's model", isDateModel: true)
             }
             guard let record = base.record else {
                 throw JobError(.tooLittleData, "there is no model to score with: training was not possible and no earlier model exists yet")
             }
             return ScoringModel(model: try context.loadModel(record), version: record.version, championAtChoice: champion, reason: base.reason)
-        }
+        }, prepared.data, evaluated)
     }
 }

@@ -87,6 +87,7 @@ struct RunOutputs {
         report.catalogueCoverage = summary.coverage
         report.popularityDeciles = summary.popularityDeciles
         report.notes = summary.notes + (summary.error.map { ["Error: \($0)"] } ?? [])
+        report.served = summary.served
         return report
     }
 
@@ -111,7 +112,7 @@ enum NightlyPrinter {
         Swift.print("as-of \(settings.asOf): run \(summary.runID.map(String.init) ?? "-") \(summary.status), mode \(summary.mode)")
         if let version = summary.modelVersion {
             let verdict = summary.promoted.map { $0 ? "promoted to champion" : "rejected, champion kept" } ?? (summary.reusedModel ? "reused" : "")
-            Swift.print("model \(version) \(verdict); recommendations from model \(summary.scoringVersion.map(String.init) ?? "-")")
+            Swift.print("model \(version) \(verdict); recommendations from " + (summary.servedBy.map { "\($0), the contest's winner" } ?? "model \(summary.scoringVersion.map(String.init) ?? "-")"))
         }
         if !summary.comparison.isEmpty {
             func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
@@ -120,6 +121,9 @@ enum NightlyPrinter {
                 Swift.print(pad(row.name, 13) + [row.precisionAt20, row.mrrAt20, row.precisionAt10, row.mrrAt10].map { String(format: "%8.2f", $0) }.joined())
             }
         }
+        for note in summary.notes where note.hasPrefix("Contender ") || note.hasPrefix("Blend not kept") { Swift.print(note) }
+        if let served = summary.served { Swift.print("served: " + served) }
+        if let warning = summary.knnWarning { Swift.print("WARNING: " + warning) }
         Swift.print("sessions scored: \(summary.counts["sessions_scored"] ?? 0), rows: \(summary.counts["recommendation_rows"] ?? 0), quarantined: \(summary.counts["quarantined"] ?? 0)")
         if let path = summary.reportPath { Swift.print("report: \(path)") }
         Swift.print("stages: " + summary.timings.map { "\($0.stage) \(String(format: "%.1f", $0.seconds))s" }.joined(separator: ", "))

@@ -24,6 +24,7 @@ struct BackfillCommand: ParsableCommand {
     @Option(help: "Which dates already attempted to run again: none, failed or all.") var rerun: Rerun = .none
     @Flag(help: "Print the plan and change nothing.") var dryRun = false
     @OptionGroup(title: "Training") var training: TrainingOptions
+    @OptionGroup(title: "Contest") var contest: ContestOptions
     @OptionGroup var nightly: NightlyOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
@@ -75,6 +76,7 @@ struct BackfillCommand: ParsableCommand {
                 if decision.run && !dryRun {
                     var settings = try nightly.settings(asOf: day)
                     training.apply(to: &settings)
+                    try contest.apply(to: &settings)
                     // A date retried after a failed --rerun has an older success: recompute it too.
                     let succeededBefore = try ledger.lastSucceeded(command: "nightly", asOfDay: Int32(day.day), on: connection) != nil
                     settings.rerun = decision.recompute || succeededBefore

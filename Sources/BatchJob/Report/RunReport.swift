@@ -48,6 +48,8 @@ struct RunReport: Sendable {
     /// Share of recommended rows falling in each popularity decile of the catalogue (most popular first).
     var popularityDeciles: [Double] = []
     var notes: [String] = []
+    /// What served the day and by how much it won the contest (nil: no contest ran).
+    var served: String?
 
     func html() -> String {
         var page = """
@@ -61,6 +63,8 @@ struct RunReport: Sendable {
             .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
             table{border-collapse:collapse;margin:6px 0}td,th{padding:3px 10px;border-bottom:1px solid #edf2f7;text-align:right}
             td:first-child,th:first-child{text-align:left}.status-ok{color:#2f855a}.status-bad{color:#c53030}
+            .warning{background:#fed7d7;border:1px solid #c53030;padding:6px 10px;border-radius:4px;font-weight:600}
+            .served{background:#e6fffa;border:1px solid #319795;padding:6px 10px;border-radius:4px}
             svg.chart{width:100%;height:auto;background:#fff;border:1px solid #e2e8f0;border-radius:4px}
             svg .title{font-weight:600;font-size:13px}svg .tick{font-size:10px;fill:#4a5568}svg .label{font-size:11px;fill:#4a5568}
             svg .axis{stroke:#a0aec0}svg .grid{stroke:#edf2f7}
@@ -73,12 +77,15 @@ struct RunReport: Sendable {
         }
         let statusClass = ["succeeded", "skipped"].contains(status) ? "status-ok" : "status-bad"
         page += "<p>Run \(runID) · status <b class=\"\(statusClass)\">\(SVGChart.escape(status))</b> · mode \(SVGChart.escape(mode)) · model \(modelVersion.map(String.init) ?? "none") · champion \(SVGChart.escape(champion))</p>\n"
-        for note in notes { page += "<p>\(SVGChart.escape(note))</p>\n" }
+        if let served { page += "<p class=\"served\">\(SVGChart.escape(served))</p>\n" }
+        for note in notes {
+            page += note.hasPrefix("WARNING") ? "<p class=\"warning\">\(SVGChart.escape(note))</p>\n" : "<p>\(SVGChart.escape(note))</p>\n"
+        }
 
         page += "<h2>Counts</h2><table>" + counts.map { "<tr><td>\(SVGChart.escape($0.0))</td><td>\(SVGChart.escape($0.1))</td></tr>" }.joined() + "</table>\n"
 
         if !comparison.isEmpty {
-            page += "<h2>Candidate, champion and baselines (evaluation window, %)</h2><table><tr><th>model</th><th>P@20</th><th>MRR@20</th><th>P@10</th><th>MRR@10</th></tr>"
+            page += "<h2>Candidate, champion, baselines and contenders (evaluation window, %)</h2><table><tr><th>model</th><th>P@20</th><th>MRR@20</th><th>P@10</th><th>MRR@10</th></tr>"
             for row in comparison {
                 page += "<tr><td>\(SVGChart.escape(row.name))</td>" + [row.precisionAt20, row.mrrAt20, row.precisionAt10, row.mrrAt10].map { "<td>\(String(format: "%.2f", $0))</td>" }.joined() + "</tr>"
             }

@@ -59,13 +59,29 @@ public struct FittedContender: Sendable {
     public let setting: ContenderSetting
     /// What the fit had to give up, if anything (SLIST's kept items), for the log.
     public var note: String?
+    /// N: dense items are 1...itemCount.
+    public let itemCount: Int
     private let evaluateBody: @Sendable (PrefixSet, [Int], Int) -> EvaluationResult
     private let recommendBody: @Sendable (ArraySlice<Int32>, Int) -> [(item: Int32, score: Float)]
+    private let topKBody: @Sendable ([Session], Int, Bool, Int) -> [[Recommendation]]
+    /// Makes a scoring function with its own scratch space, for one thread.
+    let makeScorer: @Sendable () -> (ArraySlice<Int32>, inout ItemScores) -> Void
 
     init(setting: ContenderSetting, _ model: some SessionScorer) {
         self.setting = setting
+        itemCount = model.itemCount
         evaluateBody = { model.evaluate(on: $0, cutoffs: $1, threads: $2) }
         recommendBody = { model.recommend($0, k: $1) }
+        topKBody = { model.topK($0, k: $1, excludeSeen: $2, threads: $3) }
+        makeScorer = {
+            var workspace = model.makeWorkspace()
+            return { prefix, scores in model.score(prefix, into: &scores, workspace: &workspace) }
+        }
+    }
+
+    /// Top `k` of every session (see `SessionScorer.topK`): what the night publishes when this contender serves.
+    public func topK(_ sessions: [Session], k: Int, excludeSeen: Bool = false, threads: Int = 1) -> [[Recommendation]] {
+        topKBody(sessions, k, excludeSeen, threads)
     }
 
     public func evaluate(on examples: PrefixSet, cutoffs: [Int] = [10, 20], threads: Int = 1) -> EvaluationResult {
@@ -110,14 +126,25 @@ public enum ContenderTuning {
         _ setting: ContenderSetting, training: [Session], endTimes: [Int64], itemCount: Int, examples: PrefixSet,
         threads: Int
     ) throws(DANSeRError) -> ContenderResult {
+        try fitAndMeasure(setting, training: training, endTimes: endTimes, itemCount: itemCount, examples: examples, threads: threads).result
+    }
+
+    /// `measure`, keeping the fitted model too.
+    public static func fitAndMeasure(
+        _ setting: ContenderSetting, training: [Session], endTimes: [Int64], itemCount: Int, examples: PrefixSet,
+        threads: Int
+    ) throws(DANSeRError) -> (result: ContenderResult, model: FittedContender) {
         let fitStart = Date()
         let model = try setting.fit(training: training, endTimes: endTimes, itemCount: itemCount, threads: threads)
         let fitSeconds = Date().timeIntervalSince(fitStart)
         let scoreStart = Date()
         let result = model.evaluate(on: examples, threads: threads)
-        return ContenderResult(
-            setting: setting, result: result, fitSeconds: fitSeconds,
-            scoringSeconds: Date().timeIntervalSince(scoreStart), note: model.note)
+        return (
+            ContenderResult(
+                setting: setting, result: result, fitSeconds: fitSeconds,
+                scoringSeconds: Date().timeIntervalSince(scoreStart), note: model.note),
+            model
+        )
     }
 
     /// The best of `results` by `ContenderResult.isBetter` (the first listed wins ties).
@@ -137,6 +164,12 @@ public enum ContenderContest {
         public let heldOut: ContenderResult?
         /// Why the contender was skipped, if it was.
         public let skipped: String?
+        /// The chosen setting fitted on all training sessions (what serves if it wins); nil when skipped.
+        public var model: FittedContender? = nil
+        /// Seconds spent on the validation grid.
+        public var tuningSeconds: Double = 0
+        /// The chosen setting's validation result (nil when the grid had one point).
+        public var validation: ContenderResult? { tuning.isEmpty ? nil : ContenderTuning.best(tuning) }
     }
 
     /// Runs each grid of `grids` (one list of settings per contender). A contender that cannot be
@@ -146,18 +179,33 @@ public enum ContenderContest {
         grids: [[ContenderSetting]], training: [Session], endTimes: [Int64], itemCount: Int, heldOut: PrefixSet,
         validation: ValidationWindow, threads: Int, progress: (ContenderResult) -> Void = { _ in }
     ) -> [Entry] {
+        let split: Result<ValidationSplit, DANSeRError> = Result { () throws(DANSeRError) in
+            try ValidationSplit(training: training, endTimes: endTimes, window: validation)
+        }
+        return run(
+            grids: grids, training: training, endTimes: endTimes, itemCount: itemCount, heldOut: heldOut,
+            validation: split, describing: "\(validation)", threads: threads, progress: progress)
+    }
+
+    /// `run` with the validation split given (its `fit` a prefix of `training`), or why there is none.
+    public static func run(
+        grids: [[ContenderSetting]], training: [Session], endTimes: [Int64], itemCount: Int, heldOut: PrefixSet,
+        validation: Result<ValidationSplit, DANSeRError>, describing window: String, threads: Int,
+        progress: (ContenderResult) -> Void = { _ in }
+    ) -> [Entry] {
         var entries: [Entry] = []
         for grid in grids {
             guard let first = grid.first else { continue }
             var tuning: [ContenderResult] = []
             var chosen = first
+            let tuningStart = Date()
             do throws(DANSeRError) {
                 if grid.count > 1 {
-                    let split = try ValidationSplit(training: training, endTimes: endTimes, window: validation)
+                    let split = try validation.get()
                     let examples = ContenderTuning.validationExamples(split, itemCount: itemCount)
                     guard examples.count > 0 else {
                         throw DANSeRError(
-                            .datasetTooSmall, "the validation window (\(validation)) holds no example to rank the grid with")
+                            .datasetTooSmall, "the validation window (\(window)) holds no example to rank the grid with")
                     }
                     let fitEnds = Array(endTimes.prefix(split.fit.count))
                     for setting in grid {
@@ -169,12 +217,17 @@ public enum ContenderContest {
                     }
                     chosen = ContenderTuning.best(tuning)!.setting
                 }
-                let final = try ContenderTuning.measure(
+                let tuningSeconds = Date().timeIntervalSince(tuningStart)
+                let final = try ContenderTuning.fitAndMeasure(
                     chosen, training: training, endTimes: endTimes, itemCount: itemCount, examples: heldOut,
                     threads: threads)
-                entries.append(Entry(kind: first.kind, tuning: tuning, heldOut: final, skipped: nil))
+                entries.append(Entry(
+                    kind: first.kind, tuning: tuning, heldOut: final.result, skipped: nil, model: final.model,
+                    tuningSeconds: tuningSeconds))
             } catch {
-                entries.append(Entry(kind: first.kind, tuning: tuning, heldOut: nil, skipped: error.message))
+                entries.append(Entry(
+                    kind: first.kind, tuning: tuning, heldOut: nil, skipped: error.message,
+                    tuningSeconds: Date().timeIntervalSince(tuningStart)))
             }
         }
         return entries

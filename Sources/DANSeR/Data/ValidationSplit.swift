@@ -51,4 +51,16 @@ public struct ValidationSplit: Sendable {
         fit = Array(training[..<cut])
         validation = Array(training[cut...])
     }
+
+    /// Splits `training` at index `cut`: the first `cut` sessions to fit on, the rest to validate
+    /// on (for a window another split chose). Throws when either side would be empty.
+    public init(training: [Session], cut: Int, describing window: String) throws(DANSeRError) {
+        guard cut > 0, cut < training.count else {
+            throw DANSeRError(
+                .datasetTooSmall,
+                "the validation window (\(window)) leaves \(max(0, cut)) of \(training.count) training sessions to fit on")
+        }
+        fit = Array(training[..<cut])
+        validation = Array(training[cut...])
+    }
 }

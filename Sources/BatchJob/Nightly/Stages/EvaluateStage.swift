@@ -14,12 +14,15 @@ struct EvaluateStage: Stage {
         let settings = context.settings
         let examples = PrefixSet(sessions: data.split.test)
         var evaluation = Evaluation()
-        evaluation.rows.append(.init(name: "candidate", Evaluator.evaluate(trained.trainer.model, on: examples, threads: settings.threads)))
+        let candidate = Evaluator.evaluate(trained.trainer.model, on: examples, threads: settings.threads)
+        evaluation.rows.append(.init(name: "candidate", candidate))
+        var championResult: EvaluationResult?
         if let base = data.base {
             // New items get fresh rows, as a fine-tune would start from; ids never move.
             let model = try context.loadModel(base).growing(toItemCount: data.split.itemCount, seed: settings.seed)
             let result = Evaluator.evaluate(model, on: examples, threads: settings.threads)
             evaluation.rows.append(.init(name: "champion", result))
+            championResult = result
             evaluation.champion = PromotionGate.Scores(precisionAt20: result.precision(at: 20) * 100, mrrAt20: result.reciprocalRank(at: 20) * 100)
         }
         evaluation.rows.append(.init(name: "popularity", PopularityBaseline(training: data.split.training, itemCount: data.split.itemCount).evaluate(on: examples)))
@@ -28,6 +31,15 @@ struct EvaluateStage: Stage {
             context.logger.info("evaluated", metadata: ["model": "\(row.name)", "p20": "\(String(format: "%.2f", row.precisionAt20))", "mrr20": "\(String(format: "%.2f", row.mrrAt20))"])
         }
         context.summary.comparison = evaluation.rows
+        if let knn = evaluation.rows.first(where: { $0.name == "session kNN" }),
+            let warning = ContestSettings.knnWarning(candidate: evaluation.rows[0], knn: knn, margin: settings.contest.knnMargin, contest: !settings.contest.isEmpty) {
+            evaluation.knnWarning = warning
+            context.summary.knnWarning = warning
+            context.summary.notes.append("WARNING: " + warning + ".")
+            context.logger.warning("candidate trails session kNN", metadata: ["detail": "\(warning)"])
+        }
+        evaluation.candidateResult = candidate
+        evaluation.championResult = championResult
         return evaluation
     }
 }
@@ -37,6 +49,11 @@ struct EvaluateStage: Stage {
 struct Evaluation: StageResult {
     var rows: [RunReport.Comparison] = []
     var champion: PromotionGate.Scores?
+    /// Set when the candidate trails session kNN by more than `--knn-margin` MRR@20 points.
+    var knnWarning: String?
+    /// The candidate's and the champion's full results, which the contest reuses.
+    var candidateResult: EvaluationResult?
+    var championResult: EvaluationResult?
 
     var json: [String: Any] {
         var object: [String: Any] = [:]
@@ -47,7 +64,11 @@ struct Evaluation: StageResult {
         return object
     }
 
-    var ledgerRecord: [String: Any] { json }
+    var ledgerRecord: [String: Any] {
+        var record = json
+        if let knnWarning { record["knn_warning"] = knnWarning }
+        return record
+    }
 }
 
 extension RunReport.Comparison {

@@ -51,7 +51,8 @@ struct PublishRecommendationsStage: Stage {
             guard problems.isEmpty else {
                 throw JobError(.auditFailed, "day \(settings.asOf) failed its audit and was not published (it stays in staging): " + problems.joined(separator: "; "))
             }
-            let record = audit.record(championCheck: championCheck)
+            var record = audit.record(championCheck: championCheck)
+            record["served"] = staged.served
             FaultInjection.hold(at: "swap")
             try ShutdownSignal.check("publishing")
             try publisher.publish(day: day, runID: context.runID, modelVersion: staged.modelVersion, sessions: sessions, auditJSON: JSON.encode(record), on: connection)

@@ -10,6 +10,13 @@ struct ScoringModel {
     var version: Int64
     var championAtChoice: Int64?
     var reason: String
+    /// True when `model` is this date's own candidate (it passed the gate).
+    var isDateModel = false
+    /// A contender that won the contest and scores in the model's place (the model stays the
+    /// registry's, and the compare-and-swap is still against the champion at choice).
+    var served: ServedContender? = nil
+    /// What served and by how much it won, for the day's audit record (nil: no contest ran).
+    var servedRecord: [String: Any]? = nil
 }
 
 /// Stage: top-K for every session active in the window before as-of (of this shard, if one),
@@ -26,8 +33,12 @@ struct ScoreStage: Stage {
         var fallbackSessions: Int
         /// "approximate" when the approximate top-K scored (see `--approximate-above`), else "exact".
         var search = "exact"
+        /// What served the day (see `ContestStage`), kept with its audit.
+        var served: [String: Any]
+        var paddedSessions = 0
         var ledgerRecord: [String: Any] {
-            ["staging": staging, "model": Int(modelVersion), "sessions": sessions, "rows": rows, "fallback_sessions": fallbackSessions, "search": search]
+            ["staging": staging, "model": Int(modelVersion), "sessions": sessions, "rows": rows, "fallback_sessions": fallbackSessions,
+             "search": search, "served": served["name"] ?? "model \(modelVersion)", "padded_sessions": paddedSessions]
         }
     }
 
@@ -38,31 +49,44 @@ struct ScoreStage: Stage {
         let settings = context.settings
         let model = scoring.model
         let day = Int32(settings.asOf.day)
+        let served = scoring.served
+        let itemCount = served?.itemCount ?? model.itemCount
         let active = ingested.activeSessions(since: settings.activeSinceMicros).filter { shard.contains(sessionID: $0.id) }
         let vocabulary = try context.vocabularyStore.load(on: context.connection)
         // Interned item number -> the model's dense id (0: an item the model does not know).
-        let denseID = ingested.denseIDs(in: vocabulary, limit: model.itemCount)
+        let denseID = ingested.denseIDs(in: vocabulary, limit: itemCount)
         let sessions: [Session] = active.map { $0.items.compactMap { denseID[Int($0)] == 0 ? nil : denseID[Int($0)] } }
-        let fallback = PopularityFallback(ingested: ingested, denseID: denseID, itemCount: min(vocabulary.count, model.itemCount), k: settings.topK)
-        var audit = RecommendationAudit(k: settings.topK, catalogueSize: model.itemCount, excludesSeen: settings.excludeSeen)
+        let fallback = PopularityFallback(ingested: ingested, denseID: denseID, itemCount: min(vocabulary.count, itemCount), k: settings.topK)
+        var audit = RecommendationAudit(k: settings.topK, catalogueSize: itemCount, excludesSeen: settings.excludeSeen)
         var recommender = Recommender(model: model)
         recommender.threads = settings.threads
-        recommender.approximate = try Self.approximateTopK(for: model, settings: settings, logger: context.logger)
-        var observer = RecommendationObserver(itemCount: model.itemCount, popularity: fallback.clicks)
+        recommender.approximate = served == nil ? try Self.approximateTopK(for: model, settings: settings, logger: context.logger) : nil
+        var observer = RecommendationObserver(itemCount: itemCount, popularity: fallback.clicks)
         let publisher = context.publisher
         let staging = shard.count > 1
             ? try publisher.createShardStaging(day: day, shard: shard.index, of: shard.count, on: context.connection)
             : try publisher.createStaging(day: day, on: context.connection)
         FaultInjection.hold(variable: "DANSER_TEST_HOLD_SCORING_SECONDS")
         let progress = ProgressReporter(label: "score", total: Int64(sessions.count), unit: "sessions", logger: context.logger)
+        var padded = 0
         try publisher.copy(into: staging, day: day, modelVersion: scoring.version, runID: context.runID, on: context.connection) { write in
-            try recommender.topK(sessions, k: settings.topK, excludeSeen: settings.excludeSeen) { first, results in
+            try Self.topK(sessions, k: settings.topK, excludeSeen: settings.excludeSeen, recommender: recommender, served: served, threads: settings.threads) { first, results in
                 try ShutdownSignal.check("scoring")
                 var rows: [RecommendationRow] = []
                 rows.reserveCapacity(results.count * settings.topK)
-                for (offset, list) in results.enumerated() {
+                for (offset, scored) in results.enumerated() {
                     let sessionID = active[first + offset].id
                     let seen: Set<Int32> = settings.excludeSeen ? Set(sessions[first + offset]) : []
+                    var list = scored
+                    let full = min(settings.topK, itemCount)
+                    if !list.isEmpty && list.count < full {
+                        // A contender scored fewer items than K (few neighbours): the most clicked
+                        // items it did not list fill the rest, at the lowest score of the list or 0.
+                        let floor = min(list.last!.score, 0)
+                        let listed = seen.union(list.map(\.item))
+                        list += fallback.recommend(excluding: listed).prefix(full - list.count).map { Recommendation(item: $0.item, score: floor) }
+                        padded += 1
+                    }
                     let chosen = list.isEmpty ? fallback.recommend(excluding: seen) : list
                     audit.record(session: sessionID, rows: chosen.enumerated().map { (rank: $0.offset + 1, item: $0.element.item, score: $0.element.score) })
                     observer.observe(chosen, fallback: list.isEmpty)
@@ -88,9 +112,31 @@ struct ScoreStage: Stage {
         context.summary.scores = observer.sampledScores
         context.summary.coverage = observer.coverage
         context.summary.popularityDeciles = observer.popularityDeciles
+        context.summary.counts["padded_sessions"] = padded
+        var record = scoring.servedRecord ?? ["kind": "neural", "name": scoring.isDateModel ? "candidate" : "champion", "model_version": Int(scoring.version)]
+        record["padded_sessions"] = padded
         return Output(
             staging: staging, modelVersion: scoring.version, championAtChoice: scoring.championAtChoice, sessions: audit.sessions,
-            rows: audit.rows, fallbackSessions: observer.fallbackSessions, search: recommender.approximate == nil ? "exact" : "approximate")
+            rows: audit.rows, fallbackSessions: observer.fallbackSessions, search: recommender.approximate == nil ? "exact" : "approximate",
+            served: record, paddedSessions: padded)
+    }
+
+    /// Batches of top-K lists, from the registry's model or from the contender that serves in its place.
+    private static func topK(
+        _ sessions: [Session], k: Int, excludeSeen: Bool, recommender: Recommender, served: ServedContender?, threads: Int,
+        _ body: (Int, [[Recommendation]]) throws -> Void
+    ) throws {
+        guard let served else {
+            try recommender.topK(sessions, k: k, excludeSeen: excludeSeen, body)
+            return
+        }
+        let size = 1_000
+        var lower = 0
+        while lower < sessions.count {
+            let upper = min(sessions.count, lower + size)
+            try body(lower, served.topK(Array(sessions[lower..<upper]), k, excludeSeen, threads))
+            lower = upper
+        }
     }
 
     /// The approximate top-K when `--approximate-above` is set and the model has more items than

@@ -8,6 +8,7 @@ import Logging
 enum StageName: String, Sendable, CaseIterable {
     case ingest, prepare, train, evaluate, gate
     case publishFeatures = "publish_features"
+    case contest
     case score
     case publishRecommendations = "publish_recommendations"
 }
