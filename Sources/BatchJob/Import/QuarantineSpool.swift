@@ -13,9 +13,7 @@ final class QuarantineSpool {
 
     var count: Int { spool.count }
 
-    /// Columns written, in order.
-    static let columns = "(import_id, source, line_number, reason, raw_line)"
-
+    /// Fields in the order `QuarantineStore.copyEncodedImportRows` expects.
     func add(importID: Int64, source: String, line: Int, problem: RowProblem, raw: UnsafeBufferPointer<UInt8>) throws {
         countsByKind[problem.kind, default: 0] += 1
         let text = String(String(decoding: raw, as: UTF8.self).replacingOccurrences(of: "\0", with: "\u{FFFD}").prefix(Self.rawLineLimit))
@@ -30,6 +28,6 @@ final class QuarantineSpool {
     /// Copies every spooled row into `danser.quarantine`.
     func copy(into connection: Connection) throws {
         guard count > 0 else { return }
-        try connection.copyIn("COPY danser.quarantine \(Self.columns) FROM STDIN (FORMAT binary)") { send in try spool.replay(send) }
+        try QuarantineStore().copyEncodedImportRows(on: connection) { send in try spool.replay(send) }
     }
 }

@@ -17,6 +17,13 @@ public struct QuarantinedRow: Sendable {
 public struct QuarantineStore: Sendable {
     public init() {}
 
+    /// Streams rows already encoded in binary COPY format, in the field order
+    /// (import_id, source, line_number, reason, raw_line): an import's spooled bad rows.
+    @discardableResult
+    public func copyEncodedImportRows(on connection: Connection, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int {
+        try connection.copyIn("COPY danser.quarantine (import_id, source, line_number, reason, raw_line) FROM STDIN (FORMAT binary)", rawBytes: produce)
+    }
+
     /// Stores `rows` for `runID`; returns how many were stored.
     @discardableResult
     public func add(_ rows: [QuarantinedRow], runID: Int64?, importID: Int64? = nil, on connection: Connection) throws -> Int {

@@ -2,9 +2,7 @@
 /// and where its log and report are.
 public struct RunHealth: Sendable, Equatable {
     /// `danser.runs.status`.
-    public enum Status: String, Sendable, CaseIterable {
-        case running, succeeded, failed, skipped, interrupted, abandoned
-    }
+    public typealias Status = RunStatus
 
     public var runID: Int64
     public var command: String
@@ -62,17 +60,13 @@ public struct RunHealthStore: Sendable {
             FROM danser.runs ORDER BY run_id DESC LIMIT $1
             """, [.int64(Int64(limit))])
         return try (0..<result.rowCount).map { index in
-            let row = Row(result: result, index: index)
-            let statusText = try row.text(3)
-            guard let status = RunHealth.Status(rawValue: statusText) else {
-                throw FeatureStoreError(.decodingFailed, "run \(try row.int64(0)) has the unknown status '\(statusText)'")
-            }
+            let status = try result.decode(index, 3, as: RunStatus.self)
             return RunHealth(
-                runID: try row.int64(0), command: try row.text(1), asOfDay: try row.optionalDate(2), status: status,
-                stage: try row.optionalText(4), host: try row.optionalText(5), pid: try row.optionalInt64(6).map { Int32(truncatingIfNeeded: $0) },
-                attempts: Int(try row.int64(7)), startedMicros: try row.timestamp(8), finishedMicros: try row.optionalTimestamp(9),
-                secondsSinceHeartbeat: try row.double(10), modelVersion: try row.optionalInt64(11), error: try row.optionalText(12),
-                cause: try row.optionalText(13), reportPath: try row.optionalText(14), logPath: try row.optionalText(15))
+                runID: try result.int64(index, 0), command: try result.text(index, 1), asOfDay: try result.optionalDate(index, 2), status: status,
+                stage: try result.optionalText(index, 4), host: try result.optionalText(index, 5), pid: try result.optionalInt64(index, 6).map { Int32(truncatingIfNeeded: $0) },
+                attempts: Int(try result.int64(index, 7)), startedMicros: try result.timestamp(index, 8), finishedMicros: try result.optionalTimestamp(index, 9),
+                secondsSinceHeartbeat: try result.double(index, 10), modelVersion: try result.optionalInt64(index, 11), error: try result.optionalText(index, 12),
+                cause: try result.optionalText(index, 13), reportPath: try result.optionalText(index, 14), logPath: try result.optionalText(index, 15))
         }
     }
 
@@ -85,78 +79,25 @@ public struct RunHealthStore: Sendable {
             FROM danser.published_recommendations ORDER BY as_of DESC LIMIT 1
             """)
         guard result.rowCount > 0 else { return nil }
-        let row = Row(result: result, index: 0)
         return PublishedDayHealth(
-            asOfDay: try row.date(0), modelVersion: try row.int64(1), sessions: try row.int64(2), rows: try row.optionalInt64(3),
-            publishedMicros: try row.timestamp(4), secondsSinceAsOf: try row.double(5), secondsSincePublished: try row.double(6))
+            asOfDay: try result.date(0, 0), modelVersion: try result.int64(0, 1), sessions: try result.int64(0, 2), rows: try result.optionalInt64(0, 3),
+            publishedMicros: try result.timestamp(0, 4), secondsSinceAsOf: try result.double(0, 5), secondsSincePublished: try result.double(0, 6))
     }
 
     public func clickLog(on connection: Connection) throws -> ClickLogHealth {
         let result = try connection.query("SELECT count(*), max(event_time) FROM danser.click_log")
-        let row = Row(result: result, index: 0)
-        return ClickLogHealth(clicks: try row.int64(0), latestMicros: try row.optionalTimestamp(1))
+        return ClickLogHealth(clicks: try result.int64(0, 0), latestMicros: try result.optionalTimestamp(0, 1))
     }
 
     /// The newest successful nightly run's end, in microseconds since 1970.
     public func lastSuccessMicros(command: String, on connection: Connection) throws -> Int64? {
         let result = try connection.query(
             "SELECT max(finished_at) FROM danser.runs WHERE command = $1 AND status = 'succeeded'", [.text(command)])
-        return try Row(result: result, index: 0).optionalTimestamp(0)
+        return try result.optionalTimestamp(0, 0)
     }
 
     /// Records the log file a run appends to.
     public func recordLogPath(runID: Int64, path: String, on connection: Connection) throws {
         try connection.query("UPDATE danser.runs SET log_path = $2 WHERE run_id = $1", [.int64(runID), .text(path)])
     }
-}
-
-/// Typed, throwing access to one row: NULL where a value is required, or another type than
-/// expected, names the column and fails.
-private struct Row {
-    let result: QueryResult
-    let index: Int
-
-    private func value(_ column: Int) throws -> PostgresValue { try result.value(index, column) }
-
-    private func mismatch(_ column: Int, _ expected: String, _ value: PostgresValue) -> FeatureStoreError {
-        FeatureStoreError(.decodingFailed, "column \(result.columnName(column)) of row \(index) is \(value.isNull ? "NULL" : "\(value)"), expected \(expected)")
-    }
-
-    func int64(_ column: Int) throws -> Int64 {
-        let value = try value(column)
-        guard let number = value.int64Value else { throw mismatch(column, "an integer", value) }
-        return number
-    }
-
-    func optionalInt64(_ column: Int) throws -> Int64? { try value(column).isNull ? nil : try int64(column) }
-
-    func double(_ column: Int) throws -> Double {
-        let value = try value(column)
-        guard let number = value.doubleValue else { throw mismatch(column, "a number", value) }
-        return number
-    }
-
-    func text(_ column: Int) throws -> String {
-        let value = try value(column)
-        guard case .text(let text) = value else { throw mismatch(column, "text", value) }
-        return text
-    }
-
-    func optionalText(_ column: Int) throws -> String? { try value(column).isNull ? nil : try text(column) }
-
-    func date(_ column: Int) throws -> Int32 {
-        let value = try value(column)
-        guard case .date(let day) = value else { throw mismatch(column, "a date", value) }
-        return day
-    }
-
-    func optionalDate(_ column: Int) throws -> Int32? { try value(column).isNull ? nil : try date(column) }
-
-    func timestamp(_ column: Int) throws -> Int64 {
-        let value = try value(column)
-        guard let micros = value.timestampMicros else { throw mismatch(column, "a timestamp", value) }
-        return micros
-    }
-
-    func optionalTimestamp(_ column: Int) throws -> Int64? { try value(column).isNull ? nil : try timestamp(column) }
 }
