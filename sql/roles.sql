@@ -31,6 +31,8 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA bi GRANT SELECT ON TABLES TO danser_bi, danse
 -- Publication functions of migration 0003 (harmless to repeat).
 GRANT EXECUTE ON FUNCTION danser.create_recommendations_staging(date) TO danser_job;
 GRANT EXECUTE ON FUNCTION danser.drop_recommendations_day(date) TO danser_job;
+-- Staging filled by COPY ... FREEZE, migration 0014.
+GRANT EXECUTE ON FUNCTION danser.prepare_recommendations_staging(text) TO danser_job;
 
 -- Sharded scoring of migration 0004 (harmless to repeat).
 GRANT EXECUTE ON FUNCTION danser.create_recommendations_shard_staging(date, integer, integer) TO danser_job;

@@ -12,6 +12,8 @@ enum ExitStatus: Int32, Sendable {
     /// The day failed its audit (no clicks for the date, a floor, a drop, the fallback share, the
     /// champion changed, a bad row): it stays in staging and the previous day stays current.
     case auditFailed = 6
+    /// `status`: the newest published day is missing, has no sessions, or is older than `--max-age`.
+    case unhealthy = 7
     /// Bad command line.
     case usage = 64
     /// Bad input data (too small to train, corrupt checkpoint or blob).

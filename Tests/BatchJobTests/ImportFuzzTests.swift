@@ -126,13 +126,7 @@ import Testing
             }
         }
         let records = try Self.records(of: file, quoted: true, maxLineLength: 65_536).count - 1  // less the header
-        let admin = ConnectionConfiguration(ProcessInfo.processInfo.environment["TEST_DATABASE_URL"]!)
-        let name = "fuzz_\(UInt32.random(in: 0...UInt32.max))"
-        try Connection(admin).query("CREATE DATABASE \(name)")
-        let configuration = admin.withDatabase(name)
-        let migrations = try Migration.load(from: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("sql").path)
-        try Migrator(migrations).apply(on: try Connection(configuration))
+        let configuration = try ClickImportPathTests.makeDatabase()
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("danser-fuzz-\(UUID().uuidString).csv").path
         try Data(file).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -38,3 +38,24 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["danser_batch.prom"])
     }
 }
+
+/// After a failed run the textfile still carries the last success and the champion's figures.
+@Suite struct MetricsAcrossFailuresTests {
+    @Test func thePreviousFileIsReadBack() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("danser-metrics-\(UUID().uuidString)").path
+        var succeeded = RunMetrics(asOf: "2026-05-25", status: "succeeded", lastSuccessUnixSeconds: 1_764_400_000)
+        succeeded.precisionAt20 = 50.5
+        succeeded.mrrAt20 = 17.25
+        succeeded.modelVersion = 3
+        _ = try succeeded.write(toFolder: folder)
+        let previous = RunMetrics.previous(inFolder: folder)
+        #expect(previous == RunMetrics.Previous(lastSuccessUnixSeconds: 1_764_400_000, precisionAt20: 50.5, mrrAt20: 17.25, modelVersion: 3))
+        #expect(RunMetrics.previous(inFolder: folder + "/missing") == RunMetrics.Previous())
+    }
+
+    @Test func runsAreLabelledByAsOfAndStatus() {
+        let text = RunMetrics(asOf: "2026-05-26", status: "failed").text()
+        #expect(text.contains("danser_batch_last_run_info{as_of=\"2026-05-26\",status=\"failed\"} 1"))
+        #expect(text.contains("danser_batch_last_run_status{status=\"failed\"} 1"))
+    }
+}

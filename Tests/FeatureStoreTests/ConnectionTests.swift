@@ -70,11 +70,27 @@ import Testing
         #expect(configuration.scrub("x s3cretPassw0rd y") == "x *** y")
     }
 
-    @Test func resolvesConfigurationFromFlagEnvironmentOrNothing() {
-        #expect(ConnectionConfiguration.resolve(databaseURL: nil, environment: [:]) == nil)
-        #expect(ConnectionConfiguration.resolve(databaseURL: nil, environment: ["PGHOST": "/tmp"])?.connectionString == "")
-        #expect(ConnectionConfiguration.resolve(databaseURL: nil, environment: ["DATABASE_URL": "postgresql:///a"])?.connectionString == "postgresql:///a")
-        #expect(ConnectionConfiguration.resolve(databaseURL: "postgresql:///b", environment: ["DATABASE_URL": "postgresql:///a"])?.connectionString == "postgresql:///b")
+    /// An empty DATABASE_URL (an unquoted '&' in a sourced env file) or PG* variable is an
+    /// error naming it, never the embedded server.
+    @Test func anEmptyDatabaseSettingIsAnErrorNotTheEmbeddedServer() throws {
+        for environment in [["DATABASE_URL": ""], ["DATABASE_URL": "  "], ["PGHOST": ""], ["PGDATABASE": "x", "PGUSER": ""]] {
+            do {
+                _ = try ConnectionConfiguration.resolve(databaseURL: nil, environment: environment)
+                Issue.record("\(environment) resolved")
+            } catch let error as FeatureStoreError {
+                #expect(error.code == .configuration)
+                let named = environment.first { $0.value.trimmingCharacters(in: .whitespaces).isEmpty }!.key
+                #expect(error.message.contains(named), "\(error.message)")
+            }
+        }
+        #expect(throws: FeatureStoreError.self) { try ConnectionConfiguration.resolve(databaseURL: "", environment: [:]) }
+    }
+
+    @Test func resolvesConfigurationFromFlagEnvironmentOrNothing() throws {
+        #expect(try ConnectionConfiguration.resolve(databaseURL: nil, environment: [:]) == nil)
+        #expect(try ConnectionConfiguration.resolve(databaseURL: nil, environment: ["PGHOST": "/tmp"])?.connectionString == "")
+        #expect(try ConnectionConfiguration.resolve(databaseURL: nil, environment: ["DATABASE_URL": "postgresql:///a"])?.connectionString == "postgresql:///a")
+        #expect(try ConnectionConfiguration.resolve(databaseURL: "postgresql:///b", environment: ["DATABASE_URL": "postgresql:///a"])?.connectionString == "postgresql:///b")
     }
 
     @Test func identifiersAreValidatedAndQuoted() throws {

@@ -147,6 +147,35 @@ import Testing
         }
     }
 
+    /// An empty staging table filled outside a transaction is written frozen (COPY ... FREEZE,
+    /// migration 0014), so building the key rewrites none of its pages; a second batch into a
+    /// table that already holds rows is appended, not lost; inside a caller's transaction the
+    /// copy still works.
+    @Test func stagingIsFilledFrozenAndAppendsKeepRows() throws {
+        let configuration = try ProjectFiles.migratedDatabase()
+        let connection = try Connection(configuration)
+        try connection.query("CREATE EXTENSION IF NOT EXISTS pg_visibility")
+        let publisher = RecommendationPublisher()
+        func rows(_ session: String) -> [RecommendationRow] {
+            (1...20).map { RecommendationRow(sessionID: session, rank: Int16($0), itemID: "i\($0)", score: Float(20 - $0)) }
+        }
+        let staging = try publisher.createStaging(day: day, on: connection)
+        try publisher.copy(into: staging, day: day, modelVersion: 1, runID: 1, on: connection) { write in
+            for session in 0..<500 { try write(rows("s\(session)")) }
+        }
+        let frozen = "SELECT all_frozen > 0 AND all_frozen = (SELECT relpages FROM pg_class WHERE oid = 'danser.\(staging)'::regclass) "
+            + "FROM pg_visibility_map_summary('danser.\(staging)'::regclass)"
+        try connection.query("ANALYZE danser.\(staging)")
+        #expect(try TestDatabase.psql(configuration, frozen) == "t")
+        try publisher.copy(into: staging, day: day, modelVersion: 1, runID: 1, on: connection) { write in try write(rows("later")) }
+        try connection.withTransaction { connection in
+            try publisher.copy(into: staging, day: day, modelVersion: 1, runID: 1, on: connection) { write in try write(rows("inside")) }
+        }
+        #expect(try publisher.rowCount(of: staging, on: connection) == 502 * 20)
+        try connection.withTransaction { try publisher.publish(day: day, runID: 1, modelVersion: 1, sessions: 502, on: $0) }
+        #expect(try TestDatabase.psql(configuration, "SELECT count(*) FROM bi.recommendations_current") == "10040")
+    }
+
     @Test func abandonedRunsAreClosedAndCheckpointsKept() throws {
         let connection = try Connection(try ProjectFiles.migratedDatabase())
         let ledger = RunLedger()

@@ -85,6 +85,8 @@ struct ExperimentCommand: ParsableCommand {
     @Flag(help: "Ignore an existing --checkpoint file and start from scratch (it is overwritten).")
     var restart = false
 
+    @OptionGroup var output: OutputOptions
+
     func validate() throws {
         guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be between 1 and 1000 (got \(epochs)).") }
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads)).") }
@@ -109,6 +111,7 @@ struct ExperimentCommand: ParsableCommand {
     }
 
     func run() throws {
+        output.bootstrap()
         if let kind = ContenderKind(rawValue: config) { return try runContender(kind) }
         var configuration = ModelConfiguration.preset(named: config)!
         for name in ablations { configuration = Ablation(rawValue: name)!.applied(to: configuration) }

@@ -89,5 +89,5 @@ struct GenerateCommand: ParsableCommand {
 
 /// One line on standard error: messages for people, kept apart from data on standard output.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data(("danser-batch: " + message + "\n").utf8))
+    LogOutput.errorLine(message)
 }

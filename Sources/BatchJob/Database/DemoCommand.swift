@@ -43,7 +43,7 @@ struct DemoCommand: ParsableCommand {
         var status = ExitStatus.ok
         try FailureReport.run {
             let connection = try database.migratedConnection(logger: logger)
-            if database.configuredServer == nil {
+            if try database.configuredServer == nil {
                 let embedded = database.embeddedServer
                 print("database: embedded PostgreSQL in \(embedded.stateDirectory) (\(embedded.status()))")
             } else {
@@ -59,7 +59,7 @@ struct DemoCommand: ParsableCommand {
             settings.epochs = epochs
             settings.configurationName = config.lowercased()
             settings.configuration = ModelConfiguration.preset(named: config)!
-            settings.reportDirectory = ProcessInfo.processInfo.environment["DANSER_REPORT_DIR"]
+            settings.reportDirectory = Settings.current.optional(.reportDir)
             print("nightly run for as-of \(settings.asOf) (at most \(epochs) epochs, chosen on validation; progress on standard error)")
             print("model: \(settings.configurationName): \(settings.configuration.summary)")
             status = try NightlyCommand.runNight(settings, database: database, logger: logger)
@@ -74,7 +74,7 @@ struct DemoCommand: ParsableCommand {
         options.sessions = sessions
         options.days = days
         options.endMicros = LogicalDate.today().startMicros
-        let folder = database.configuredServer == nil ? database.embeddedServer.stateDirectory : FileManager.default.temporaryDirectory.path
+        let folder = try database.configuredServer == nil ? database.embeddedServer.stateDirectory : FileManager.default.temporaryDirectory.path
         let path = folder + "/synthetic-clicks-\(LogicalDate.today()).csv.gz"
         let count = try GenerateCommand.write(options, to: path)
         print("generated \(count) SYNTHETIC clicks (\(sessions) sessions over \(days) days) in \(path)")

@@ -131,7 +131,12 @@ final class RunEnvelope: Sendable {
             runID = existing
         } else {
             runID = try ledger.start(command: command, asOfDay: asOfDay, host: host, pid: pid, on: connection)
+            // The log file the scheduler appends this run's lines to (cron/nightly.sh sets it).
+            if let logPath = Settings.current.environment["DANSER_LOG_FILE"], !logPath.isEmpty {
+                try RunHealthStore().recordLogPath(runID: runID, path: logPath, on: connection)
+            }
         }
+        LogOutput.runID = runID
         state.withLock {
             $0.runID = runID
             $0.pendingCause = nil

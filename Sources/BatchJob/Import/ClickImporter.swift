@@ -4,9 +4,11 @@ import Logging
 
 /// Loads one click file into `danser.click_log`, in one transaction with its `danser.imports`
 /// row and its quarantined rows: a failed import leaves nothing. Each click is counted once,
-/// however it arrives: rows are binary-COPYed into a temporary table, then only those whose
-/// natural key is not in the log yet are added (see `naturalKeyRule`). A file already imported
-/// whole (same SHA-256) is skipped without reading it.
+/// however it arrives (see `naturalKeyRule`). A file already imported whole (same SHA-256) is
+/// skipped without reading it. A file is first COPYed straight into the log; the first row
+/// already there undoes that and the file is read again into a temporary table, from which only
+/// the rows not in the log yet are added (standard input, read once, always goes that way).
+/// The SQL is `ClickImportStore`'s.
 struct ClickImporter {
     /// The documented identity of a click (migration 0008, docs/OPERATIONS.md). The ordinal is
     /// computed without sorting the file: a fixed-size filter marks the rows whose key may have
@@ -16,6 +18,14 @@ struct ClickImporter {
         the same (session, item, time) within one file in file order (1, 2, ...). A row whose key \
         is already in the click log is a duplicate and is not added again.
         """
+
+    /// How the rows of a file reached the log.
+    enum Path: String {
+        /// COPYed straight into the log (no row of it was there yet).
+        case direct
+        /// Through a temporary table, each row checked against the log.
+        case staged
+    }
 
     struct Outcome {
         var file: String
@@ -29,6 +39,8 @@ struct ClickImporter {
         var quarantinedByKind: [RowProblem.Kind: Int] = [:]
         /// True when the same file had been imported before; nothing was done.
         var alreadyImported = false
+        /// How the rows were added (nil when nothing was read).
+        var path: Path?
         var seconds = 0.0
     }
 
@@ -42,6 +54,13 @@ struct ClickImporter {
     var earliestAllowedMicros = ClickFormat.defaultEarliestMicros
     /// Draw progress (on a terminal) or log it (otherwise).
     var showProgress = true
+    /// Size of the repeat filter, as log2 of its bits. Default 27 (16 MiB); tests make it tiny
+    /// so that most rows take the exact path.
+    var repeatFilterLog2Bits = 27
+    /// Try the direct COPY first for files. Default true; false always stages.
+    var tryDirect = true
+
+    private let store = ClickImportStore()
 
     /// Imports `path` (`-`: standard input, streamed; never skipped whole).
     func importFile(_ path: String, format requested: ClickFormat?) throws -> Outcome {
@@ -59,97 +78,150 @@ struct ClickImporter {
     }
 
     private func load(_ path: String, name: String, digest: String?, format requested: ClickFormat?, connection: Connection) throws -> Outcome {
-        if let digest,
-            let existing = try connection.query("SELECT import_id, format FROM danser.imports WHERE file_sha256 = $1", [.text(digest)]).rows().first
-        {
-            return Outcome(file: name, format: existing[1].stringValue.flatMap(ClickFormat.init(rawValue:)) ?? requested ?? .genericCSV,
-                importID: existing[0].int64Value ?? 0, alreadyImported: true)
+        if let digest, let existing = try store.existingImport(sha256: digest, on: connection) {
+            return Outcome(file: name, format: ClickFormat(rawValue: existing.format) ?? requested ?? .genericCSV,
+                importID: existing.id, alreadyImported: true)
         }
         // Standard input has no identity before it is read: a unique placeholder.
         let identity = digest ?? "stdin:" + UUID().uuidString.lowercased()
-        guard let importID = try connection.query(
-            "INSERT INTO danser.imports (file_name, file_sha256, format) VALUES ($1, $2, $3) RETURNING import_id",
-            [.text(name), .text(identity), .text(requested?.rawValue ?? "unknown")]
-        ).scalar()?.int64Value else {
-            throw FeatureStoreError(.queryFailed, "recording the import of \(name) returned no id")
-        }
-        let reader = try LineReader(path: path, maxLineLength: maxLineLength)
+        let importID = try store.begin(fileName: name, identity: identity, format: requested?.rawValue ?? "unknown", on: connection)
         var format = requested
-        if let requested { configure(reader, for: requested) }
-        let spool = try QuarantineSpool()
-        let progress = showProgress ? ProgressReporter(label: "import \(name)", total: reader.fileSize, unit: "B", logger: logger) : nil
-        let (earliest, latest) = (earliestAllowedMicros, latestAllowedMicros)
-        var seen = RepeatFilter()
-        var timeRange = (first: Int64.max, last: Int64.min)
-        try connection.execute(script: Self.stagingTable)
-        let staged = try connection.copyIn(
-            "COPY pg_temp.click_import (session_id, item_id, event_time, line, maybe_repeat) FROM STDIN (FORMAT binary)"
-        ) { writer in
-            try reader.forEachLine { number, line, truncated in
-                if number == 1 {
-                    if format == nil {
-                        guard let detected = ClickFormat.detect(firstLine: line) else { throw Self.unknownFormat(path) }
-                        format = detected
-                        configure(reader, for: detected)
-                    }
-                    if format!.isHeader(line) { return }
-                }
-                switch format!.parse(line, truncated: truncated, latestAllowed: latest, earliestAllowed: earliest) {
-                case .ok(let session, let item, let micros):
-                    try writer.beginRow(fieldCount: 5)
-                    Self.append(session, from: line, to: &writer)
-                    Self.append(item, from: line, to: &writer)
-                    writer.appendTimestamp(micros: micros)
-                    writer.appendInt64(Int64(number))
-                    writer.append(.bool(seen.insert(RepeatFilter.hash(session, item, micros, in: line))))
-                    timeRange = (min(timeRange.first, micros), max(timeRange.last, micros))
-                case .problem(let problem):
-                    try spool.add(importID: importID, source: name, line: number, problem: problem, raw: line)
-                }
-                if number & 0xFFFF == 0 { progress?.update(completed: reader.bytesConsumed) }
-            }
+        var outcome: Outcome
+        // A file that starts with clicks already in the log (re-exported, appended to, a prefix,
+        // recompressed) is staged at once; one that meets them later falls back when it does.
+        var direct = tryDirect && digest != nil
+        if direct { direct = try !startsWithLoggedClicks(path, name: name, format: &format, connection: connection) }
+        if direct, let copied = try loadDirect(path, name: name, importID: importID, format: &format, connection: connection) {
+            outcome = copied
+        } else {
+            if direct { logger.info("some clicks of \(name) are already in the log: reading it again to add only the new ones") }
+            outcome = try loadStaged(path, name: name, importID: importID, format: &format, connection: connection)
         }
-        guard let format else { throw Self.unknownFormat(path) }  // an empty file
-        progress?.update(completed: reader.fileSize ?? reader.bytesConsumed)
-        progress?.finish()
-        var outcome = Outcome(file: name, format: format, importID: importID)
-        outcome.imported = try addFirstOccurrences(importID: importID, timeRange: timeRange, on: connection)
-        try connection.execute(script: Self.collectPossibleRepeats)
-        outcome.imported += try connection.query(Self.addPossibleRepeats, [.int64(importID)]).affectedRows
-        outcome.duplicates = staged - outcome.imported
-        try connection.execute(script: "DROP TABLE pg_temp.click_import; DROP TABLE pg_temp.click_import_repeats")
-        try spool.copy(into: connection)
-        outcome.quarantined = spool.count
-        outcome.quarantinedByKind = spool.countsByKind
-        try connection.query(
-            """
-            UPDATE danser.imports SET rows_imported = $2, rows_duplicate = $3, rows_quarantined = $4, format = $5,
-                finished_at = clock_timestamp() WHERE import_id = $1
-            """,
-            [.int64(importID), .int(outcome.imported), .int(outcome.duplicates), .int(outcome.quarantined), .text(format.rawValue)])
+        try store.finish(importID: importID, imported: outcome.imported, duplicates: outcome.duplicates,
+            quarantined: outcome.quarantined, format: outcome.format.rawValue, on: connection)
         return outcome
     }
 
-    /// Adds the certain first occurrences. When the log holds no click in the file's time range
-    /// (a new file, the usual case) nothing can conflict and a plain INSERT skips the per-row
-    /// conflict check; should a concurrent import add one meanwhile, the statement is undone to a
-    /// savepoint and redone with the check.
-    private func addFirstOccurrences(importID: Int64, timeRange: (first: Int64, last: Int64), on connection: Connection) throws -> Int {
-        let overlaps = timeRange.first > timeRange.last ? false : try connection.query(
-            "SELECT EXISTS (SELECT FROM danser.click_log WHERE event_time BETWEEN $1 AND $2)",
-            [.timestamptz(timeRange.first), .timestamptz(timeRange.last)]
-        ).scalar()?.boolValue ?? true
-        if !overlaps {
-            try connection.execute(script: "SAVEPOINT click_import_fast")
-            do {
-                let added = try connection.query(Self.addFirstOccurrencesUnchecked, [.int64(importID)]).affectedRows
-                try connection.execute(script: "RELEASE SAVEPOINT click_import_fast")
-                return added
-            } catch let error as FeatureStoreError where error.sqlState == "23505" {
-                try connection.execute(script: "ROLLBACK TO SAVEPOINT click_import_fast")
+    /// Rows looked at by `startsWithLoggedClicks`.
+    static let peekRows = 100
+
+    /// Whether any of the first `peekRows` valid rows of the file is already in the click log.
+    private func startsWithLoggedClicks(_ path: String, name: String, format: inout ClickFormat?, connection: Connection) throws -> Bool {
+        var keys: [(session: String, item: String, micros: Int64)] = []
+        try readRows(path, name: name, importID: 0, format: &format, quarantine: nil) { session, item, micros, _, line in
+            keys.append((Self.string(session, in: line), Self.string(item, in: line), micros))
+            if keys.count == Self.peekRows { throw StopReading() }
+        }
+        return try store.containsAny(of: keys, on: connection)
+    }
+
+    /// Thrown by a row handler to stop `readRows` early.
+    private struct StopReading: Error {}
+
+    /// COPYs the rows straight into the log, setting aside those that may repeat an earlier
+    /// row's key. Nil when a row was already in the log (nothing was added).
+    private func loadDirect(_ path: String, name: String, importID: Int64, format: inout ClickFormat?, connection: Connection) throws -> Outcome? {
+        let spool = try QuarantineSpool()
+        let repeats = try RowSpool(of: "possibly repeated clicks")
+        var seen = RepeatFilter(log2Bits: repeatFilterLog2Bits)
+        var detected = format
+        let copied = try store.copyNewClicks(on: connection) { writer in
+            try readRows(path, name: name, importID: importID, format: &detected, quarantine: spool) { session, item, micros, number, line in
+                if seen.insert(RepeatFilter.hash(session, item, micros, in: line)) {
+                    try repeats.writer.beginRow(fieldCount: ClickImportStore.repeatFieldCount)
+                    Self.append(session, from: line, to: &repeats.writer)
+                    Self.append(item, from: line, to: &repeats.writer)
+                    repeats.writer.appendTimestamp(micros: micros)
+                    repeats.writer.appendInt64(Int64(number))
+                } else {
+                    try writer.beginRow(fieldCount: ClickImportStore.directFieldCount)
+                    Self.append(session, from: line, to: &writer)
+                    Self.append(item, from: line, to: &writer)
+                    writer.appendTimestamp(micros: micros)
+                    writer.appendInt64(importID)
+                }
             }
         }
-        return try connection.query(Self.addFirstOccurrences, [.int64(importID)]).affectedRows
+        format = detected
+        guard let copied else { return nil }
+        guard let format else { throw Self.unknownFormat(path) }  // an empty file
+        var outcome = Outcome(file: name, format: format, importID: importID, path: .direct)
+        outcome.imported = copied
+        if repeats.count > 0 {
+            let (added, given) = try store.addPossibleRepeats(importID: importID, on: connection) { send in try repeats.replay(send) }
+            outcome.imported += added
+            outcome.duplicates = given - added
+        }
+        try spool.copy(into: connection)
+        outcome.quarantined = spool.count
+        outcome.quarantinedByKind = spool.countsByKind
+        return outcome
+    }
+
+    /// COPYs the rows into a temporary table, then adds those not in the log yet.
+    private func loadStaged(_ path: String, name: String, importID: Int64, format: inout ClickFormat?, connection: Connection) throws -> Outcome {
+        let spool = try QuarantineSpool()
+        var seen = RepeatFilter(log2Bits: repeatFilterLog2Bits)
+        var timeRange = (first: Int64.max, last: Int64.min)
+        var detected = format
+        try store.createStaging(on: connection)
+        let staged = try connection.copyIn(ClickImportStore.stagingCopy) { writer in
+            try readRows(path, name: name, importID: importID, format: &detected, quarantine: spool) { session, item, micros, number, line in
+                try writer.beginRow(fieldCount: ClickImportStore.stagingFieldCount)
+                Self.append(session, from: line, to: &writer)
+                Self.append(item, from: line, to: &writer)
+                writer.appendTimestamp(micros: micros)
+                writer.appendInt64(Int64(number))
+                writer.append(.bool(seen.insert(RepeatFilter.hash(session, item, micros, in: line))))
+                timeRange = (min(timeRange.first, micros), max(timeRange.last, micros))
+            }
+        }
+        format = detected
+        guard let format else { throw Self.unknownFormat(path) }  // an empty file
+        var outcome = Outcome(file: name, format: format, importID: importID, path: .staged)
+        outcome.imported = try store.addStaged(importID: importID, timeRange: timeRange, on: connection)
+        outcome.duplicates = staged - outcome.imported
+        try spool.copy(into: connection)
+        outcome.quarantined = spool.count
+        outcome.quarantinedByKind = spool.countsByKind
+        return outcome
+    }
+
+    /// Reads the file once: detects the format from the first line when not given, skips a
+    /// header, quarantines bad rows, and hands each good row to `row` (session, item, time in
+    /// microseconds, line number, the line's bytes), drawing progress. Without a quarantine
+    /// (a first look) bad rows are skipped and no progress is drawn; `row` may throw
+    /// `StopReading` to stop early.
+    private func readRows(
+        _ path: String, name: String, importID: Int64, format: inout ClickFormat?, quarantine: QuarantineSpool?,
+        _ row: (ClickID, ClickID, Int64, Int, UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
+        let reader = try LineReader(path: path, maxLineLength: maxLineLength)
+        if let format { configure(reader, for: format) }
+        let progress = showProgress && quarantine != nil
+            ? ProgressReporter(label: "import \(name)", total: reader.fileSize, unit: "B", logger: logger) : nil
+        let (earliest, latest) = (earliestAllowedMicros, latestAllowedMicros)
+        var current = format
+        defer { format = current }
+        do { try reader.forEachLine { number, line, truncated in
+            if number == 1 {
+                if current == nil {
+                    guard let detected = ClickFormat.detect(firstLine: line) else { throw Self.unknownFormat(path) }
+                    current = detected
+                    configure(reader, for: detected)
+                }
+                if current!.isHeader(line) { return }
+            }
+            switch current!.parse(line, truncated: truncated, latestAllowed: latest, earliestAllowed: earliest) {
+            case .ok(let session, let item, let micros):
+                try row(session, item, micros, number, line)
+            case .problem(let problem):
+                try quarantine?.add(importID: importID, source: name, line: number, problem: problem, raw: line)
+            }
+            if number & 0xFFFF == 0 { progress?.update(completed: reader.bytesConsumed) }
+        } } catch is StopReading { return }
+        progress?.update(completed: reader.fileSize ?? reader.bytesConsumed)
+        progress?.finish()
     }
 
     private func configure(_ reader: LineReader, for format: ClickFormat) {
@@ -158,54 +230,17 @@ struct ClickImporter {
         reader.separator = format.separator
     }
 
-    /// The rows of one file before they are checked against the log; dropped at commit.
-    /// `maybe_repeat` is false for a row whose key is certainly the first of its kind in the file.
-    static let stagingTable = """
-        CREATE TEMPORARY TABLE IF NOT EXISTS click_import (
-            session_id text NOT NULL, item_id text NOT NULL, event_time timestamptz NOT NULL, line bigint NOT NULL,
-            maybe_repeat boolean NOT NULL
-        ) ON COMMIT DROP;
-        TRUNCATE pg_temp.click_import;
-        """
-
-    /// Adds, with ordinal 1, the staged rows that are certainly the first of their key in the
-    /// file and whose click is not in the log yet (`$1`: import id). No sort: file order, as COPY.
-    static let addFirstOccurrences = """
-        INSERT INTO danser.click_log (session_id, item_id, event_time, ordinal, import_id)
-        SELECT session_id, item_id, event_time, 1, $1 FROM pg_temp.click_import WHERE NOT maybe_repeat
-        ON CONFLICT (session_id, item_id, event_time, ordinal) DO NOTHING
-        """
-
-    /// `addFirstOccurrences` for a log with no click in the file's time range: nothing to skip.
-    static let addFirstOccurrencesUnchecked = """
-        INSERT INTO danser.click_log (session_id, item_id, event_time, ordinal, import_id)
-        SELECT session_id, item_id, event_time, 1, $1 FROM pg_temp.click_import WHERE NOT maybe_repeat
-        """
-
-    /// The few rows that may repeat an earlier row's key (true repeats, and the filter's false
-    /// positives), analyzed so the planner hashes them rather than the whole file.
-    static let collectPossibleRepeats = """
-        CREATE TEMPORARY TABLE click_import_repeats ON COMMIT DROP AS
-            SELECT session_id, item_id, event_time, line FROM pg_temp.click_import WHERE maybe_repeat;
-        ANALYZE pg_temp.click_import_repeats;
-        """
-
-    /// Adds those rows with their exact ordinal, the number of rows of the file with the same key
-    /// up to and including them, when not in the log yet (`$1`: import id).
-    static let addPossibleRepeats = """
-        INSERT INTO danser.click_log (session_id, item_id, event_time, ordinal, import_id)
-        SELECT r.session_id, r.item_id, r.event_time, count(*)::integer, $1
-        FROM pg_temp.click_import_repeats r
-        JOIN pg_temp.click_import f
-          ON f.session_id = r.session_id AND f.item_id = r.item_id AND f.event_time = r.event_time AND f.line <= r.line
-        GROUP BY r.line, r.session_id, r.item_id, r.event_time
-        ON CONFLICT (session_id, item_id, event_time, ordinal) DO NOTHING
-        """
-
     static func unknownFormat(_ path: String) -> ImportError {
         ImportError(
             "cannot tell the format of \(path == LineReader.standardInput ? "standard input" : path) from its first line; "
                 + "pass --format (one of \(ClickFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+
+    private static func string(_ id: ClickID, in line: UnsafeBufferPointer<UInt8>) -> String {
+        switch id {
+        case .range(let range): String(decoding: UnsafeBufferPointer(rebasing: line[range]), as: UTF8.self)
+        case .text(let text): text
+        }
     }
 
     private static func append(_ id: ClickID, from line: UnsafeBufferPointer<UInt8>, to writer: inout BinaryCopyWriter) {

@@ -60,7 +60,7 @@ struct NightlyCommand: ParsableCommand {
     /// metrics textfile: status failed, the last success kept from the previous file.
     static func runNight(_ settings: NightlySettings, database: DatabaseOptions, logger: Logger) throws -> ExitStatus {
         var settings = settings
-        if settings.reportDirectory == nil && database.configuredServer == nil {
+        if settings.reportDirectory == nil, try database.configuredServer == nil {
             settings.reportDirectory = database.embeddedServer.stateDirectory + "/reports"
         }
         let envelope = RunEnvelope(logger: logger)

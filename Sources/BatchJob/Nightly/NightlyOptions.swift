@@ -7,28 +7,33 @@ import FeatureStore
 /// read, what is scored and where the outputs go. Training has its own group, `TrainingOptions`.
 struct NightlyOptions: ParsableArguments {
     @Option(help: "Hours before --as-of in which a session must have clicked to be scored.")
-    var activeWindowHours = 24
+    var activeWindowHours = Settings.current.value(.activeWindowHours, or: 24)
+
+    @Option(help: "Days of clicks before --as-of a night reads at most (a fine-tune reads only what it needs).")
+    var historyDays = 180
+
+    @OptionGroup(title: "Approximate scoring") var approximate: ApproximateScoringOptions
 
     @Option(help: "Recommendations per session (1 to 1,000).")
-    var topK = 20
+    var topK = Settings.current.value(.topK, or: 20)
 
-    @Flag(help: "Never recommend items already in the session.")
-    var excludeSeen = false
+    @Flag(inversion: .prefixedNo, help: "Never recommend items already in the session.")
+    var excludeSeen = Settings.current.bool(.excludeSeen)
 
     @Option(help: "Threads for training and scoring (1 to 64).")
-    var threads = 2
+    var threads = Settings.current.value(.threads, or: 2)
 
     @Option(help: "Click source table (schema.table).")
-    var sourceTable = "danser.click_log"
+    var sourceTable = Settings.current.value(.sourceTable, or: "danser.click_log")
 
     @Option(help: "Session id column of the source table (cast to text).")
-    var sessionColumn = "session_id"
+    var sessionColumn = Settings.current.value(.sessionColumn, or: "session_id")
 
     @Option(help: "Item id column of the source table (cast to text).")
-    var itemColumn = "item_id"
+    var itemColumn = Settings.current.value(.itemColumn, or: "item_id")
 
     @Option(help: "Click time column of the source table (cast to timestamptz).")
-    var timeColumn = "event_time"
+    var timeColumn = Settings.current.value(.timeColumn, or: "event_time")
 
     @Option(help: "Folder for the HTML run report (default: DANSER_REPORT_DIR, else reports/ in the state folder).")
     var reportDir: String?
@@ -40,6 +45,7 @@ struct NightlyOptions: ParsableArguments {
 
     func validate() throws {
         guard (1...24 * 365).contains(activeWindowHours) else { throw ValidationError("--active-window-hours must be between 1 and 8,760.") }
+        guard (1...36_500).contains(historyDays) else { throw ValidationError("--history-days must be between 1 and 36,500 (got \(historyDays)).") }
         guard (1...1_000).contains(topK) else { throw ValidationError("--top-k must be between 1 and 1,000 (got \(topK)).") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
         for name in [sourceTable, sessionColumn, itemColumn, timeColumn] where !SQLIdentifier.isValid(name) {
@@ -50,12 +56,14 @@ struct NightlyOptions: ParsableArguments {
     func settings(asOf: LogicalDate) throws -> NightlySettings {
         var settings = NightlySettings(asOf: asOf)
         settings.activeWindowHours = activeWindowHours
+        settings.historyDays = historyDays
+        approximate.apply(to: &settings)
         settings.topK = topK
         settings.excludeSeen = excludeSeen
         settings.threads = threads
         settings.source = try ClickLogSource(table: sourceTable, sessionColumn: sessionColumn, itemColumn: itemColumn, timeColumn: timeColumn)
-        settings.metricsDirectory = metricsDir ?? ProcessInfo.processInfo.environment["DANSER_METRICS_DIR"]
-        settings.reportDirectory = reportDir ?? ProcessInfo.processInfo.environment["DANSER_REPORT_DIR"]
+        settings.metricsDirectory = metricsDir ?? Settings.current.optional(.metricsDir)
+        settings.reportDirectory = reportDir ?? Settings.current.optional(.reportDir)
         settings.dayAudit = dayAudit.policy
         return settings
     }
@@ -64,19 +72,19 @@ struct NightlyOptions: ParsableArguments {
 /// The day audit's floors (see `DayAuditPolicy`): a day that misses one is not published.
 struct DayAuditOptions: ParsableArguments {
     @Option(help: "Fewest sessions a published day may have.")
-    var minSessions = 1
+    var minSessions = Settings.current.value(.minSessions, or: 1)
 
     @Option(help: "Fewest recommendation rows a published day may have.")
-    var minRows = 1
+    var minRows = Settings.current.value(.minRows, or: 1)
 
     @Option(help: "Largest drop in sessions or rows from the last published day, as a share (0.5 = half).")
-    var maxDayDrop = 0.5
+    var maxDayDrop = Settings.current.value(.maxDayDrop, or: 0.5)
 
     @Option(help: "Largest share of sessions that may get the popularity fallback.")
-    var maxFallbackShare = 0.5
+    var maxFallbackShare = Settings.current.value(.maxFallbackShare, or: 0.5)
 
-    @Flag(help: "Publish a day with no active session on purpose (otherwise an empty day fails its audit).")
-    var allowEmptyDay = false
+    @Flag(inversion: .prefixedNo, help: "Publish a day with no active session on purpose (otherwise an empty day fails its audit).")
+    var allowEmptyDay = Settings.current.bool(.allowEmptyDay)
 
     func validate() throws {
         guard minSessions >= 0, minRows >= 0 else { throw ValidationError("--min-sessions and --min-rows must be 0 or more.") }
@@ -86,5 +94,24 @@ struct DayAuditOptions: ParsableArguments {
 
     var policy: DayAuditPolicy {
         DayAuditPolicy(minSessions: minSessions, minRows: minRows, maxDrop: maxDayDrop, maxFallbackShare: maxFallbackShare, allowEmptyDay: allowEmptyDay)
+    }
+}
+
+/// When the score stage takes an approximate top-K instead of scoring every item.
+struct ApproximateScoringOptions: ParsableArguments {
+    @Option(help: "Score with an approximate top-K (FAISS inverted file) when the model has more than N items (default: always exact).")
+    var approximateAbove: Int?
+
+    @Option(help: "Inverted-file cells the approximate top-K scans per session (more: slower, closer to exact).")
+    var approximateProbes = 32
+
+    func validate() throws {
+        if let approximateAbove, approximateAbove < 1 { throw ValidationError("--approximate-above must be 1 or more (got \(approximateAbove)).") }
+        guard (1...65_536).contains(approximateProbes) else { throw ValidationError("--approximate-probes must be between 1 and 65,536.") }
+    }
+
+    func apply(to settings: inout NightlySettings) {
+        settings.approximateAbove = approximateAbove
+        settings.approximateProbes = approximateProbes
     }
 }

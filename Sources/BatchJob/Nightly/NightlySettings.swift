@@ -29,6 +29,14 @@ struct NightlySettings: Sendable {
     var minItemClicks = 5
     /// Sessions with a click in the last `activeWindowHours` hours before as-of are scored (default 24).
     var activeWindowHours = 24
+    /// Days of clicks before as-of a night reads at most (default 180: all of a Diginetica-sized
+    /// log, on which the presets were tuned; see docs/SCALING.md). A fine-tune reads less.
+    var historyDays = 180
+    /// Score with an approximate top-K (FAISS inverted file) when the model has more items than
+    /// this (nil, the default: always exact).
+    var approximateAbove: Int?
+    /// Inverted-file cells scanned per session by the approximate top-K (default 32).
+    var approximateProbes = 32
     /// Recommendations per session (default 20).
     var topK = 20
     /// Drop items already in the session from its recommendations (default off, as in the benchmarks).
@@ -64,6 +72,25 @@ struct NightlySettings: Sendable {
     }
 
     var evaluationStartMicros: Int64 { asOf.adding(days: -evaluationDays).startMicros }
+
+    /// The first day of the history window (`historyDays` before as-of).
+    var historyStartMicros: Int64 { asOf.adding(days: -historyDays).startMicros }
+
+    /// The first day a fine-tune trains on (`finetuneWindowDays` before the evaluation days).
+    var fineTuneStartMicros: Int64 { asOf.adding(days: -(evaluationDays + finetuneWindowDays)).startMicros }
+
+    /// Why the history window cannot hold what the run needs (evaluation and validation days, the
+    /// fine-tune window, the active window), or nil when it can.
+    var historyWindowProblem: String? {
+        var needed = [(days: evaluationDays + 1, what: "--evaluation-days \(evaluationDays) and a day of training")]
+        if case .days(let days) = validationWindow {
+            needed.append((evaluationDays + days + 1, "--evaluation-days \(evaluationDays), --validation-days \(days) and a day of training"))
+        }
+        if mode != .retrain { needed.append((evaluationDays + finetuneWindowDays, "--evaluation-days \(evaluationDays) and --finetune-window-days \(finetuneWindowDays)")) }
+        needed.append(((activeWindowHours + 23) / 24, "--active-window-hours \(activeWindowHours)"))
+        guard let widest = needed.max(by: { $0.days < $1.days }), widest.days > historyDays else { return nil }
+        return "--history-days \(historyDays) is shorter than \(widest.what) need (\(widest.days) days): raise --history-days to at least \(widest.days)"
+    }
 
     /// Sessions with a click at or after this time are scored.
     var activeSinceMicros: Int64 { asOf.startMicros - Int64(activeWindowHours) * 3_600_000_000 }

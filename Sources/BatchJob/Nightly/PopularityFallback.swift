@@ -8,10 +8,12 @@ struct PopularityFallback {
     private let ranking: [Int32]
     let k: Int
 
-    init(ingested: IngestedClicks, denseID: [String: Int32], k: Int) {
-        var clicks = [Int64](repeating: 0, count: denseID.count + 1)
+    /// Counts the clicks read per item; `denseID` maps interned item numbers to dense ids 1...itemCount (0: unknown).
+    init(ingested: IngestedClicks, denseID: [Int32], itemCount: Int, k: Int) {
+        var clicks = [Int64](repeating: 0, count: itemCount + 1)
         for item in ingested.clickItem {
-            if let id = denseID[item], Int(id) < clicks.count { clicks[Int(id)] += 1 }
+            let id = Int(denseID[Int(item)])
+            if id > 0, id < clicks.count { clicks[id] += 1 }
         }
         self.clicks = clicks
         self.k = k

@@ -30,18 +30,32 @@ struct RunOutputs {
         }
         if let folder = settings.metricsDirectory {
             var metrics = RunMetrics(asOf: settings.asOf.description, status: summary.status)
+            let previous = RunMetrics.previous(inFolder: folder)
             // The ledger knows the last success; without it, the previous textfile still does.
-            metrics.lastSuccessUnixSeconds = connection.flatMap { try? ledger.lastSuccessMicros(command: "nightly", on: $0) }.map { Double($0) / 1e6 }
-                ?? RunMetrics.previousLastSuccess(inFolder: folder)
+            metrics.lastSuccessUnixSeconds = connection.flatMap { try? RunHealthStore().lastSuccessMicros(command: "nightly", on: $0) }
+                .map { Double($0) / 1e6 } ?? previous.lastSuccessUnixSeconds
             metrics.stageSeconds = summary.timings
             metrics.clicksIn = summary.counts["clicks"] ?? 0
             metrics.recommendationRowsOut = summary.counts["recommendation_rows"] ?? 0
             metrics.sessionsScored = summary.counts["sessions_scored"] ?? 0
             metrics.quarantinedRows = summary.counts["quarantined"] ?? 0
+            // The champion's figures: this run's evaluation of the model now serving; else (the
+            // run failed before it) the champion's own, from the registry; else the previous file.
             let served = summary.comparison.first { $0.name == (summary.promoted == true ? "candidate" : "champion") } ?? summary.comparison.first
-            metrics.precisionAt20 = served?.precisionAt20
-            metrics.mrrAt20 = served?.mrrAt20
-            metrics.modelVersion = summary.scoringVersion
+            if let served, let version = summary.scoringVersion {
+                metrics.precisionAt20 = served.precisionAt20
+                metrics.mrrAt20 = served.mrrAt20
+                metrics.modelVersion = version
+            } else if let connection, let champion = try? ModelRegistry().champion(on: connection) {
+                let own = JSON.decodeObject(champion.metricsJSON)["candidate"] as? [String: Any]
+                metrics.precisionAt20 = own?["p@20"] as? Double
+                metrics.mrrAt20 = own?["mrr@20"] as? Double
+                metrics.modelVersion = champion.version
+            } else {
+                metrics.precisionAt20 = previous.precisionAt20
+                metrics.mrrAt20 = previous.mrrAt20
+                metrics.modelVersion = previous.modelVersion
+            }
             do {
                 let path = try metrics.write(toFolder: folder)
                 logger.info("metrics written", metadata: ["path": "\(path)"])
@@ -81,6 +95,11 @@ struct RunOutputs {
 /// The few lines a person reads after a night on a terminal (standard output).
 enum NightlyPrinter {
     static func print(_ summary: NightlySummary, settings: NightlySettings, status: ExitStatus) {
+        // With JSON logs (cron), the summary is one JSON line too, so the log file has one format.
+        if LogOutput.format.withLock({ $0 }) == .json {
+            Swift.print(json(summary, settings: settings, status: status))
+            return
+        }
         if let done = summary.alreadyDone {
             Swift.print("as-of \(settings.asOf): already completed by run \(done); nothing to do (--rerun recomputes)")
             return
@@ -104,5 +123,44 @@ enum NightlyPrinter {
         Swift.print("sessions scored: \(summary.counts["sessions_scored"] ?? 0), rows: \(summary.counts["recommendation_rows"] ?? 0), quarantined: \(summary.counts["quarantined"] ?? 0)")
         if let path = summary.reportPath { Swift.print("report: \(path)") }
         Swift.print("stages: " + summary.timings.map { "\($0.stage) \(String(format: "%.1f", $0.seconds))s" }.joined(separator: ", "))
+    }
+
+    /// The summary as one JSON object (what the text lines say, as fields).
+    static func json(_ summary: NightlySummary, settings: NightlySettings, status: ExitStatus) -> String {
+        // The message is the line a person would read first.
+        var message = "as-of \(settings.asOf): run \(summary.runID.map(String.init) ?? "-") \(summary.status), mode \(summary.mode)"
+        var runStatus = summary.status
+        if let done = summary.alreadyDone {
+            message = "as-of \(settings.asOf): already completed by run \(done); nothing to do (--rerun recomputes)"
+            runStatus = "already_completed"
+        } else if status == .skipped {
+            message = "as-of \(settings.asOf): skipped, " + (summary.skipReason ?? "another run holds the job lease")
+            runStatus = "skipped"
+        }
+        var object: [String: Any] = [
+            "time": ISO8601DateFormatter.withFractionalSeconds.string(from: Date()),
+            "level": "notice", "logger": "danser.summary", "message": message,
+            "as_of": settings.asOf.description, "status": runStatus, "exit_code": Int(status.rawValue),
+        ]
+        if let runID = summary.runID ?? LogOutput.runID { object["run_id"] = runID }
+        if let done = summary.alreadyDone { object["already_completed_by_run"] = done }
+        if status == .skipped { object["skip_reason"] = summary.skipReason ?? "another run holds the job lease" }
+        object["mode"] = summary.mode
+        if let version = summary.modelVersion { object["model_version"] = version }
+        if let promoted = summary.promoted { object["promoted"] = promoted }
+        if let scoring = summary.scoringVersion { object["scoring_model_version"] = scoring }
+        object["sessions_scored"] = summary.counts["sessions_scored"] ?? 0
+        object["recommendation_rows"] = summary.counts["recommendation_rows"] ?? 0
+        object["quarantined"] = summary.counts["quarantined"] ?? 0
+        if let path = summary.reportPath { object["report"] = path }
+        // JSON has no NaN or infinity: such a figure is written as null.
+        func number(_ value: Double) -> Any { value.isFinite ? value : NSNull() }
+        object["stage_seconds"] = Dictionary(summary.timings.map { ($0.stage, number($0.seconds)) }, uniquingKeysWith: { $1 })
+        object["comparison"] = summary.comparison.map {
+            ["name": $0.name, "p@20": number($0.precisionAt20), "mrr@20": number($0.mrrAt20), "p@10": number($0.precisionAt10),
+             "mrr@10": number($0.mrrAt10)] as [String: Any]
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
     }
 }

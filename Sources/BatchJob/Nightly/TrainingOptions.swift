@@ -4,40 +4,40 @@ import DANSeR
 /// How `nightly` and `backfill` train, evaluate and gate (`score` only scores, so it has none).
 struct TrainingOptions: ParsableArguments {
     @Option(help: "Training mode: auto (weekly retrain, fine-tune in between), retrain or finetune.")
-    var mode: TrainingModeOption = .auto
+    var mode: TrainingModeOption = Settings.current.value(.mode, or: .auto)
 
     @Option(help: "Model configuration preset: danser or srgnn.")
-    var config = "danser"
+    var config = Settings.current.value(.preset, or: "danser")
 
     @Option(help: "Most epochs of a full retrain (fewer when validation stops it early).")
-    var epochs = 6
+    var epochs = Settings.current.value(.epochs, or: 6)
 
     @Option(help: "Most epochs of a fine-tune (fewer when validation stops it early; 0 epochs, the champion as it was, can win).")
-    var finetuneEpochs = 2
+    var finetuneEpochs = Settings.current.value(.finetuneEpochs, or: 2)
 
     @Option(help: "Share of the training sessions (the most recent) held out to choose the epoch on.")
-    var validationFraction = 0.1
+    var validationFraction = Settings.current.value(.validationFraction, or: 0.1)
 
     @Option(help: "Hold out the training sessions of the last N days instead (overrides --validation-fraction).")
     var validationDays: Int?
 
     @Option(help: "Stop after this many epochs in a row without a better validation MRR@20 (then P@20).")
-    var patience = 2
+    var patience = Settings.current.value(.patience, or: 2)
 
     @Option(help: "Days of clicks a fine-tune trains on.")
-    var finetuneWindowDays = 7
+    var finetuneWindowDays = Settings.current.value(.finetuneWindowDays, or: 7)
 
     @Option(help: "Days before --as-of held out for evaluation.")
-    var evaluationDays = 1
+    var evaluationDays = Settings.current.value(.evaluationDays, or: 1)
 
     @Option(help: "Items with fewer training clicks are left out.")
-    var minItemClicks = 5
+    var minItemClicks = Settings.current.value(.minItemClicks, or: 5)
 
     @Option(help: "Percentage points of P@20 or MRR@20 a candidate may trail the champion by and still be promoted.")
-    var tolerance = 0.5
+    var tolerance = Settings.current.value(.tolerance, or: 0.5)
 
     @Option(help: "Random seed of training.")
-    var seed: UInt64 = 1
+    var seed: UInt64 = Settings.current.value(.seed, or: 1)
 
     func validate() throws {
         guard ModelConfiguration.preset(named: config) != nil else { throw ValidationError("--config must be danser or srgnn (got '\(config)').") }
@@ -49,7 +49,7 @@ struct TrainingOptions: ParsableArguments {
         guard validationFraction > 0, validationFraction < 1 else {
             throw ValidationError("--validation-fraction must be between 0 and 1, e.g. 0.1 (got \(validationFraction)).")
         }
-        if let validationDays, !(1...365).contains(validationDays) { throw ValidationError("--validation-days must be between 1 and 365.") }
+        if let validationDays = validationDays ?? Settings.current.optional(.validationDays), !(1...365).contains(validationDays) { throw ValidationError("--validation-days must be between 1 and 365.") }
         guard (1...1_000).contains(patience) else { throw ValidationError("--patience must be between 1 and 1,000.") }
     }
 
@@ -57,7 +57,7 @@ struct TrainingOptions: ParsableArguments {
         settings.mode = mode.mode
         settings.configurationName = config.lowercased()
         settings.configuration = ModelConfiguration.preset(named: config) ?? .danser
-        settings.validationWindow = validationDays.map { .days($0) } ?? .fraction(validationFraction)
+        settings.validationWindow = (validationDays ?? Settings.current.optional(.validationDays)).map { .days($0) } ?? .fraction(validationFraction)
         settings.patience = patience
         settings.epochs = epochs
         settings.finetuneEpochs = finetuneEpochs

@@ -18,11 +18,15 @@ struct PruneCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Keep the recommendation days up to this many days before the newest published day (0 keeps only the newest).")
-    var keepDays: Int
+    @Option(name: .customLong("keep-days"), help: "Keep the recommendation days up to this many days before the newest published day (0 keeps only the newest). Required unless retention.keep_days is set.")
+    var keepDaysFlag: Int?
 
-    @Option(help: "Keep the newest this many model versions, whatever their status (0 keeps only the protected ones).")
-    var keepModels: Int
+    @Option(name: .customLong("keep-models"), help: "Keep the newest this many model versions, whatever their status (0 keeps only the protected ones). Required unless retention.keep_models is set.")
+    var keepModelsFlag: Int?
+
+    /// The flag, else the setting (`retention.keep_days`, `DANSER_KEEP_DAYS`).
+    var keepDays: Int { keepDaysFlag ?? Settings.current.optional(.keepDays) ?? -1 }
+    var keepModels: Int { keepModelsFlag ?? Settings.current.optional(.keepModels) ?? -1 }
 
     @Flag(help: "List what would be removed and change nothing.")
     var dryRun = false
@@ -33,6 +37,13 @@ struct PruneCommand: ParsableCommand {
     static let maximumKeepDays = 36_500
 
     func validate() throws {
+        let settings = Settings.current
+        guard keepDaysFlag != nil || settings.resolved(.keepDays).value != nil else {
+            throw ValidationError("--keep-days is required (or set retention.keep_days in the configuration file, or DANSER_KEEP_DAYS).")
+        }
+        guard keepModelsFlag != nil || settings.resolved(.keepModels).value != nil else {
+            throw ValidationError("--keep-models is required (or set retention.keep_models in the configuration file, or DANSER_KEEP_MODELS).")
+        }
         guard (0...Self.maximumKeepDays).contains(keepDays) else {
             throw ValidationError("--keep-days \(keepDays) is out of range: give a number of days from 0 to \(Self.maximumKeepDays).")
         }
@@ -49,14 +60,8 @@ struct PruneCommand: ParsableCommand {
             try EnvelopedCommand.run(
                 command: "prune", purpose: "prune", busy: "nothing was pruned. Run prune again after it ends.", database: database, logger: logger,
                 connect: {
-                    let connection = try Database(try database.connectionConfiguration(logger: logger), logger: logger).connection()
                     // Only checks the schema (the job role may not create schemas): migrating is the owner's job.
-                    let pending = try Migrator(try database.migrations(), logger: logger).pending(on: connection)
-                    guard pending.isEmpty else {
-                        throw FeatureStoreError(.configuration, "the database lacks migrations \(pending.map(\.name).joined(separator: ", "))",
-                            hint: "run danser-batch migrate as the schema owner first")
-                    }
-                    return connection
+                    try database.unmigratedConnection(try database.connectionConfiguration(logger: logger), logger: logger)
                 }
             ) { connection in
                 try connection.withTransaction { connection in

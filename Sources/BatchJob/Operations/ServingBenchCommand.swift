@@ -162,7 +162,7 @@ struct ServingBenchCommand: ParsableCommand {
         var text = ""
         for index in 0..<rows {
             let r = row(index)
-            text += "1970-01-01,\(r.sessionID),\(r.rank),\(r.itemID),\(r.score),1,1\n"
+            text += "1970-01-01,\(r.sessionID),\(r.rank),\(r.itemID),\(r.score),1,1,\(r.isFallback ? "t" : "f")\n"
             if text.utf8.count > 1 << 20 { handle.write(Data(text.utf8)); text = "" }
         }
         handle.write(Data(text.utf8))
@@ -210,5 +210,8 @@ struct ServingBenchCommand: ParsableCommand {
         print(String(format: "  binary COPY into staging:                 %.2f s = %.2f x psql", copySeconds, copySeconds / psqlSeconds))
         print(String(format: "  audit-ready swap (key index + attach):    %.2f s; staging + swap = %.2f x psql", swapSeconds, (copySeconds + swapSeconds) / psqlSeconds))
         print(String(format: "  peak memory: %.0f MiB", ProcessMemory.peakMiB()))
+        if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
+            print("  load average: " + load.split(separator: " ").prefix(3).joined(separator: " "))
+        }
     }
 }

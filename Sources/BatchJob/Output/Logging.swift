@@ -16,11 +16,11 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
 
 /// Options every subcommand takes for its output.
 struct OutputOptions: ParsableArguments {
-    @Option(help: "Log format: auto (text on a terminal, JSON lines otherwise), text or json.")
-    var logFormat: LogFormat = .auto
+    @Option(help: "Log format: auto (text on a terminal, JSON lines otherwise), text or json (setting output.log_format).")
+    var logFormat: LogFormat = Settings.current.value(.logFormat, or: .auto)
 
-    @Option(help: "Lowest log level written: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: LogLevel = .info
+    @Option(help: "Lowest log level written: trace, debug, info, notice, warning, error, critical (setting output.log_level).")
+    var logLevel: LogLevel = Settings.current.value(.logLevel, or: .info)
 
     /// Bootstraps swift-log once for this process (only the executable does this).
     func bootstrap() {
@@ -44,6 +44,7 @@ enum LoggingBootstrap {
             return !wasDone
         }
         guard first else { return }
+        LogOutput.format.withLock { $0 = format }
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = format == .json ? JSONLineLogHandler(label: label) : TextLogHandler(label: label)
             handler.logLevel = level
@@ -73,6 +74,7 @@ struct JSONLineLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             object[key] = value.jsonValue
         }
+        if object["run_id"] == nil, let runID = LogOutput.runID { object["run_id"] = runID }
         guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         data.append(0x0A)
         FileHandle.standardError.write(data)
@@ -91,12 +93,53 @@ struct TextLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        var merged = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        if merged["run_id"] == nil, let runID = LogOutput.runID { merged["run_id"] = "\(runID)" }
         let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let time = String(ISO8601DateFormatter.withFractionalSeconds.string(from: Date()).dropFirst(11).prefix(8))
         let level = event.level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
         Terminal.clearProgressLine()
         FileHandle.standardError.write(Data("\(time) \(level) \(event.message)\(fields.isEmpty ? "" : " " + fields)\n".utf8))
+    }
+}
+
+/// What every log line and the final error line share: the format chosen at bootstrap and the
+/// run id, once the run has its ledger row.
+enum LogOutput {
+    static let format = Mutex<LogFormat?>(nil)
+    private static let currentRunID = Mutex<Int64?>(nil)
+    /// Before logging is bootstrapped (a bad setting at start-up): the format asked for.
+    nonisolated(unsafe) static var formatBeforeBootstrap: LogFormat = .auto
+
+    /// The run this process works for; added to every log line from now on.
+    static var runID: Int64? {
+        get { currentRunID.withLock { $0 } }
+        set { currentRunID.withLock { $0 = newValue } }
+    }
+
+    /// The format from `--log-format` or the settings, before the command line is parsed.
+    static func requestedFormat(arguments: [String], environment: [String: String]) -> LogFormat {
+        let text = Settings.flagValue("--log-format", in: arguments) ?? environment[SettingKey.logFormat.variable]
+        return text.flatMap { LogFormat(rawValue: $0.lowercased()) } ?? .auto
+    }
+
+    /// The final error line on standard error: JSON (level error, with the run id) when the logs
+    /// are JSON, else `danser-batch: message`.
+    static func errorLine(_ message: String) {
+        let chosen = format.withLock { $0 } ?? formatBeforeBootstrap.resolved
+        guard chosen == .json else {
+            Terminal.clearProgressLine()
+            FileHandle.standardError.write(Data(("danser-batch: " + message + "\n").utf8))
+            return
+        }
+        var object: [String: Any] = [
+            "time": ISO8601DateFormatter.withFractionalSeconds.string(from: Date()),
+            "level": "error", "logger": "danser", "message": message,
+        ]
+        if let runID { object["run_id"] = runID }
+        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        data.append(0x0A)
+        FileHandle.standardError.write(data)
     }
 }
 

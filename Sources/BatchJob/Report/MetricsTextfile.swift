@@ -28,6 +28,8 @@ struct RunMetrics: Sendable {
         for candidate in Self.statuses {
             gauge("last_run_status", unit: "", help: "1 for the status of the last run, 0 for the others.", labels: [("status", candidate)], in: registry).set(to: candidate == status ? 1 : 0)
         }
+        gauge("last_run_info", unit: "", help: "Always 1; labels: the last run's logical date (as_of) and status.",
+            labels: [("as_of", asOf), ("status", status)], in: registry).set(to: 1)
         for (stage, seconds) in stageSeconds {
             gauge("stage_duration", unit: "seconds", help: "Wall-clock seconds of each stage of the last run.", labels: [("stage", stage)], in: registry).set(to: seconds)
         }
@@ -53,15 +55,32 @@ struct RunMetrics: Sendable {
         return registry.makeGauge(descriptor: descriptor, labels: labels)
     }
 
-    /// The last success recorded in the textfile already in `folder`, if any: a run that
-    /// cannot reach the ledger keeps it rather than losing it.
-    static func previousLastSuccess(inFolder folder: String) -> Double? {
+    /// What the textfile already in `folder` says, so a run that fails, or cannot reach the
+    /// database, keeps the last success and the champion's figures rather than dropping them
+    /// (a freshness alert needs them most then).
+    struct Previous: Equatable {
+        var lastSuccessUnixSeconds: Double?
+        var precisionAt20: Double?
+        var mrrAt20: Double?
+        var modelVersion: Int64?
+    }
+
+    static func previous(inFolder folder: String) -> Previous {
         let path = (folder as NSString).appendingPathComponent("danser_batch.prom")
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("danser_batch_last_success") {
-            if let value = line.split(separator: " ").last.flatMap({ Double($0) }) { return value }
+        var previous = Previous()
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return previous }
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let value = Double(parts[1]) else { continue }
+            switch parts[0] {
+            case "danser_batch_last_success_timestamp_seconds": previous.lastSuccessUnixSeconds = value
+            case "danser_batch_precision_at_20": previous.precisionAt20 = value
+            case "danser_batch_mrr_at_20": previous.mrrAt20 = value
+            case "danser_batch_champion_model_version": previous.modelVersion = Int64(exactly: value)
+            default: break
+            }
         }
-        return nil
+        return previous
     }
 
     /// Writes `danser_batch.prom` in `folder` through a temporary file and a rename.

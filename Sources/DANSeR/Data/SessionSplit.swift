@@ -155,6 +155,31 @@ public struct SessionSplit<ItemID: Hashable & Sendable>: Sendable {
         self.report = report
     }
 
+    /// The same split with every item id replaced by `transform(id)`: a split made over interned
+    /// integer ids (cheaper to group and count) gives back the external ids it numbered.
+    public func mapItemIDs<Other: Hashable & Sendable>(_ transform: (ItemID) throws -> Other) rethrows -> SessionSplit<Other> {
+        var counts = SessionSplit<Other>.Report()
+        counts.clicks = report.clicks
+        counts.sessions = report.sessions
+        counts.singleClickSessions = report.singleClickSessions
+        counts.rareItemClicks = report.rareItemClicks
+        counts.sessionsShortAfterRareItems = report.sessionsShortAfterRareItems
+        counts.unseenTestClicks = report.unseenTestClicks
+        counts.testSessionsShortAfterUnseen = report.testSessionsShortAfterUnseen
+        counts.truncatedSessions = report.truncatedSessions
+        counts.truncatedClicks = report.truncatedClicks
+        return try SessionSplit<Other>(
+            training: training, trainingEndTimes: trainingEndTimes, test: test, itemIDs: itemIDs.map(transform), report: counts)
+    }
+
+    private init(training: [Session], trainingEndTimes: [Int64], test: [Session], itemIDs: [ItemID], report: Report) {
+        self.training = training
+        self.trainingEndTimes = trainingEndTimes
+        self.test = test
+        self.itemIDs = itemIDs
+        self.report = report
+    }
+
     private static func isSortedByTime(_ clicks: [(item: ItemID, time: Int64)]) -> Bool {
         zip(clicks, clicks.dropFirst()).allSatisfy { $0.time <= $1.time }
     }

@@ -18,9 +18,10 @@ extension Connection {
             try writer.finish()
         } catch {
             PQputCopyEnd(handle, "aborted by the client")
-            drainResults()
+            // The server's own error (with its SQLSTATE) when it is why sending failed.
+            let serverError = drainResults(statement: sql)
             if let error = error as? FeatureStoreError, error.code == .copyFailed {
-                throw lastError(statement: sql).withFallback(error)
+                throw serverError ?? lastError(statement: sql).withFallback(error)
             }
             throw error
         }
@@ -94,8 +95,15 @@ extension Connection {
         return rows
     }
 
-    private func drainResults() {
-        while let result = PQgetResult(handle) { PQclear(result) }
+    /// Discards the pending results; returns the first error among them.
+    @discardableResult
+    private func drainResults(statement: String? = nil) -> FeatureStoreError? {
+        var firstError: FeatureStoreError?
+        while let result = PQgetResult(handle) {
+            if firstError == nil, PQresultStatus(result) == PGRES_FATAL_ERROR { firstError = makeError(result, statement: statement) }
+            PQclear(result)
+        }
+        return firstError
     }
 }
 

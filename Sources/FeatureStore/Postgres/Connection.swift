@@ -111,6 +111,9 @@ public final class Connection {
         _ = try check(PQexec(handle, script), statement: script)
     }
 
+    /// True inside a transaction block (BEGIN ... COMMIT), false between statements.
+    public var isInTransaction: Bool { PQtransactionStatus(handle) != PQTRANS_IDLE }
+
     /// Runs `body` inside BEGIN/COMMIT; rolls back when it throws.
     @discardableResult
     public func withTransaction<T>(_ body: (Connection) throws -> T) throws -> T {

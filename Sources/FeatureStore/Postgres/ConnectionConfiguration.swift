@@ -24,11 +24,30 @@ public struct ConnectionConfiguration: Sendable, CustomStringConvertible {
     static let configuringVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"]
 
     /// The configuration named by `--database-url`, else `DATABASE_URL`, else any `PG*`
-    /// variable; nil when none is set (the caller then uses the embedded server).
-    public static func resolve(databaseURL: String?, environment: [String: String]) -> ConnectionConfiguration? {
-        if let url = databaseURL, !url.isEmpty { return ConnectionConfiguration(url) }
-        if let url = environment["DATABASE_URL"], !url.isEmpty { return ConnectionConfiguration(url) }
-        if configuringVariables.contains(where: { !(environment[$0] ?? "").isEmpty }) {
+    /// variable; nil when none is present at all (the caller then uses the embedded server).
+    /// A setting that is present but empty is a configuration error naming it, never a silent
+    /// fall-back to the embedded server (an unquoted `&` in a sourced environment file empties
+    /// the variable). `name` says where a variable's value came from, for the message.
+    public static func resolve(
+        databaseURL: String?, environment: [String: String], name: (String) -> String = { "environment variable \($0)" }
+    ) throws -> ConnectionConfiguration? {
+        func emptyError(_ what: String) -> FeatureStoreError {
+            FeatureStoreError(.configuration, "\(what) is set but empty, so no database can be chosen",
+                hint: "give it a value (postgresql://USER@HOST:PORT/DBNAME) or remove it to use the embedded server; "
+                    + "in an environment file, quote values that hold & ; or spaces: DATABASE_URL='postgresql://...'")
+        }
+        if let url = databaseURL {
+            guard !url.trimmingCharacters(in: .whitespaces).isEmpty else { throw emptyError("--database-url") }
+            return ConnectionConfiguration(url)
+        }
+        if let url = environment["DATABASE_URL"] {
+            guard !url.trimmingCharacters(in: .whitespaces).isEmpty else { throw emptyError(name("DATABASE_URL")) }
+            return ConnectionConfiguration(url)
+        }
+        for variable in configuringVariables where environment[variable] != nil {
+            guard !environment[variable]!.trimmingCharacters(in: .whitespaces).isEmpty else { throw emptyError(name(variable)) }
+        }
+        if configuringVariables.contains(where: { environment[$0] != nil }) {
             return ConnectionConfiguration("")
         }
         return nil

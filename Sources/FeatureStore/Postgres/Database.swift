@@ -36,7 +36,8 @@ public final class Database {
             } catch let error as FeatureStoreError where error.isTransient && attempt < retryPolicy.maxAttempts {
                 if current?.isAlive == false || error.code == .connectionLost { current = nil }
                 let wait = retryPolicy.delay(beforeRetry: attempt)
-                logger.info(
+                // A warning, not info: an operator's alerting sees a flaky server before it fails a run.
+                logger.warning(
                     "transient database failure, retrying",
                     metadata: [
                         "attempt": "\(attempt)", "wait_s": "\(String(format: "%.2f", wait))",

@@ -54,14 +54,31 @@ public struct RecommendationPublisher: Sendable {
     }
 
     /// Streams rows into the staging table; `produce` calls `write` for each batch of rows.
-    /// Returns the rows the server stored.
+    /// Returns the rows the server stored. Outside a transaction, an empty staging table is
+    /// filled by COPY ... FREEZE in a transaction of its own (migration 0014): its rows are
+    /// written once, frozen, and building the day's key rewrites none of its pages.
     @discardableResult
     public func copy(
         into staging: String, day: Int32, modelVersion: Int64, runID: Int64, on connection: Connection,
         _ produce: (_ write: ([RecommendationRow]) throws -> Void) throws -> Void
     ) throws -> Int {
         let table = try SQLIdentifier.quoted("danser." + staging)
-        return try connection.copyIn("COPY \(table) (as_of, session_id, rank, item_id, score, model_version, run_id, is_fallback) FROM STDIN (FORMAT binary)") { writer in
+        guard !connection.isInTransaction else { return try copyRows(into: table, freeze: false, day: day, modelVersion: modelVersion, runID: runID, on: connection, produce) }
+        return try connection.withTransaction { connection in
+            let empty = try connection.query("SELECT danser.prepare_recommendations_staging($1)", [.text(staging)])
+            guard case .bool(let freeze) = try empty.value(0, 0) else {
+                throw FeatureStoreError(.decodingFailed, "preparing the staging table \(staging) returned no boolean")
+            }
+            return try copyRows(into: table, freeze: freeze, day: day, modelVersion: modelVersion, runID: runID, on: connection, produce)
+        }
+    }
+
+    private func copyRows(
+        into table: String, freeze: Bool, day: Int32, modelVersion: Int64, runID: Int64, on connection: Connection,
+        _ produce: (_ write: ([RecommendationRow]) throws -> Void) throws -> Void
+    ) throws -> Int {
+        let options = freeze ? "FORMAT binary, FREEZE" : "FORMAT binary"
+        return try connection.copyIn("COPY \(table) (as_of, session_id, rank, item_id, score, model_version, run_id, is_fallback) FROM STDIN (\(options))") { writer in
             try produce { rows in
                 for row in rows {
                     try writer.beginRow(fieldCount: 8)

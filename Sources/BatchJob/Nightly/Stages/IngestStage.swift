@@ -2,9 +2,10 @@ import DANSeR
 import FeatureStore
 import Foundation
 
-/// Stage 2: every click before as-of, by binary COPY; unusable rows to quarantine. The source is
-/// checked first (the table, its columns, a time column of a time type), and a source with no
-/// click in the scoring window fails the audit: an empty night is never published by accident.
+/// Stage 2: the clicks of the night's window (`IngestWindow`: the history window, or what a
+/// fine-tune needs) by binary COPY; unusable rows to quarantine. The source is checked first (the
+/// table, its columns, a time column of a time type), and a source with no click in the scoring
+/// window fails the audit: an empty night is never published by accident.
 struct IngestStage: Stage {
     static let name = StageName.ingest
 
@@ -13,37 +14,23 @@ struct IngestStage: Stage {
         /// Clicks in the active window before as-of (what is scored).
         var recentClicks: Int
         var ledgerRecord: [String: Any] {
-            ["clicks": clicks.clickCount, "sessions": clicks.sessionIDs.count, "quarantined": clicks.unusable.count, "recent_clicks": recentClicks]
+            var record: [String: Any] = [
+                "clicks": clicks.clickCount, "sessions": clicks.sessionCount, "quarantined": clicks.unusable.count,
+                "recent_clicks": recentClicks, "rows_read": clicks.rowsRead,
+            ]
+            if let window = clicks.window { record.merge(window.ledgerRecord) { $1 } }
+            return record
         }
     }
 
     func callAsFunction(_ input: Void, in context: RunContext) throws -> Output {
         let settings = context.settings
+        if let problem = settings.historyWindowProblem { throw JobError(.usage, problem) }
         try Self.checkSource(settings.source, on: context.connection)
-        var clicks = IngestedClicks()
-        let progress = ProgressReporter(label: "ingest", total: nil, unit: "clicks", logger: context.logger)
-        try settings.source.read(on: context.connection, before: settings.asOf.startMicros) { row in
-            switch row {
-            case .click(let session, let item, let time):
-                clicks.append(session: session, item: item, time: time)
-            case .unusable(let reason, let session, let item):
-                clicks.unusable.append(QuarantinedRow(
-                    source: settings.source.table, lineNumber: nil, reason: reason,
-                    rawLine: "\(session ?? "NULL"),\(item ?? "NULL")"))
-            }
-            progress.advance()
-        }
-        progress.finish()
-        if !clicks.unusable.isEmpty {
-            // Every night reads the whole history again: keep each bad row once, count it every night.
-            let new = try QuarantineStore().addNew(clicks.unusable, runID: context.runID, on: context.connection)
-            context.logger.warning("rows of the click source are unusable and quarantined", metadata: ["rows": "\(clicks.unusable.count)", "new": "\(new)"])
-        }
+        let window = try IngestWindow.choose(for: settings, registry: context.registry, on: context.connection)
+        let clicks = try Self.read(window, in: context)
         context.summary.syntheticData = !clicks.sessionIDs.isEmpty && clicks.sessionIDs.allSatisfy { $0.hasPrefix("synthetic-") }
-        context.summary.counts["clicks"] = clicks.clickCount
-        context.summary.counts["sessions"] = clicks.sessionIDs.count
         context.summary.counts["quarantined"] = clicks.unusable.count
-        context.logger.info("ingested", metadata: ["clicks": "\(clicks.clickCount)", "sessions": "\(clicks.sessionIDs.count)", "source": "\(settings.source)"])
 
         let since = settings.activeSinceMicros
         let recent = clicks.clickTime.lazy.filter { $0 >= since }.count
@@ -55,6 +42,26 @@ struct IngestStage: Stage {
                 """)
         }
         return Output(clicks: clicks, recentClicks: recent)
+    }
+
+    /// Reads `window` from the run's source, quarantines its unusable rows (each once, however
+    /// many nights read it) and counts what was read in the run's summary.
+    static func read(_ window: IngestWindow, in context: RunContext) throws -> IngestedClicks {
+        let settings = context.settings
+        let progress = ProgressReporter(label: "ingest", total: nil, unit: "clicks", logger: context.logger)
+        let clicks = try window.read(settings.source, on: context.connection, progress: progress)
+        progress.finish()
+        if !clicks.unusable.isEmpty {
+            let new = try QuarantineStore().addNew(clicks.unusable, runID: context.runID, on: context.connection)
+            context.logger.warning("rows of the click source are unusable and quarantined", metadata: ["rows": "\(clicks.unusable.count)", "new": "\(new)"])
+        }
+        context.summary.counts["clicks"] = clicks.clickCount
+        context.summary.counts["sessions"] = clicks.sessionCount
+        context.logger.info("ingested", metadata: [
+            "clicks": "\(clicks.clickCount)", "sessions": "\(clicks.sessionCount)", "rows_read": "\(clicks.rowsRead)",
+            "window": "\(window.kind.rawValue)", "from": "\(Timestamp.format(micros: window.fromMicros))", "source": "\(settings.source)",
+        ])
+        return clicks
     }
 
     /// Types a time column may have: read as timestamptz without guessing a format.

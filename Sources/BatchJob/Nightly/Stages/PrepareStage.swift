@@ -12,6 +12,8 @@ struct PrepareStage: Stage {
         /// Nil when there is too little data to train (the base keeps serving).
         var data: PreparedData?
         var base: BaseModel
+        /// What the history window held, when the night read the fine-tune window first and then had to retrain.
+        var widened: (window: IngestWindow, rowsRead: Int, clicks: Int)?
         var ledgerRecord: [String: Any] {
             var record: [String: Any] = ["base_model": base.record.map { Int($0.version) } ?? NSNull(), "base_reason": base.reason]
             if let data {
@@ -23,24 +25,48 @@ struct PrepareStage: Stage {
             } else {
                 record["training"] = "skipped: too little data"
             }
+            if let widened {
+                record["widened_to"] = widened.window.ledgerRecord
+                record["widened_rows_read"] = widened.rowsRead
+                record["widened_clicks"] = widened.clicks
+            }
             return record
         }
     }
 
-    func callAsFunction(_ ingested: IngestedClicks, in context: RunContext) throws -> Output {
+    func callAsFunction(_ read: IngestedClicks, in context: RunContext) throws -> Output {
         let settings = context.settings
+        var ingested = read
+        var widened: (window: IngestWindow, rowsRead: Int, clicks: Int)?
+        /// Reads the history window when the night read only the fine-tune window; false when it has it already.
+        func widen(because why: String) throws -> Bool {
+            guard ingested.window?.kind == .fineTune else { return false }
+            context.logger.info("reading the history window", metadata: ["reason": "\(why)"])
+            let window = IngestWindow.history(settings)
+            ingested = try IngestStage.read(window, in: context)
+            widened = (window, ingested.rowsRead, ingested.clickCount)
+            return true
+        }
         let base = try BaseModel.choose(for: settings.asOf, registry: context.registry, on: context.connection)
         context.logger.info("base model", metadata: ["model": "\(base.record.map { String($0.version) } ?? "none")", "reason": "\(base.reason)"])
         let stored = try context.vocabularyStore.load(on: context.connection)
-        let full: SessionSplit<String>
-        do {
-            full = try makeSplit(ingested.clicks(), vocabulary: stored, settings: settings)
-        } catch let error as DANSeRError {
-            guard error.code == .datasetTooSmall || error.code == .emptyTestWindow else { throw error }
+        var attempt = Result { try makeSplit(ingested, vocabulary: stored, settings: settings) }
+        if case .failure(let error as DANSeRError) = attempt, error.code == .datasetTooSmall,
+            try widen(because: "too little data in the fine-tune window")
+        {
+            attempt = Result { try makeSplit(ingested, vocabulary: stored, settings: settings) }
+        }
+        var full: SessionSplit<String>
+        switch attempt {
+        case .success(let split):
+            full = split
+        case .failure(let error as DANSeRError) where error.code == .datasetTooSmall || error.code == .emptyTestWindow:
             context.logger.warning("too little data to train; the base model keeps serving", metadata: ["reason": "\(error.message)"])
             context.summary.notes.append("Too little data to train: \(error.message)")
             context.summary.trainingSkipped = true
-            return Output(data: nil, base: base)
+            return Output(data: nil, base: base, widened: widened)
+        case .failure(let error):
+            throw error
         }
         var mode = settings.mode
         var reason = "asked for on the command line"
@@ -55,18 +81,22 @@ struct PrepareStage: Stage {
         if mode == .finetune && base.record == nil {
             (mode, reason) = (.retrain, "no base model to fine-tune")
         }
+        if mode == .retrain, try widen(because: reason) {
+            full = try makeSplit(ingested, vocabulary: stored, settings: settings)
+        }
         var training = full.training
         var trainingEndTimes = full.trainingEndTimes
         if mode == .finetune {
             // The recent window only; the vocabulary and the evaluation set stay those of the full split.
             let windowStart = settings.evaluationStartMicros - Int64(settings.finetuneWindowDays) * 86_400_000_000
-            let recent = try? makeSplit(ingested.clicks(from: windowStart), vocabulary: full.itemIDs, settings: settings)
+            let recent = try? makeSplit(ingested, from: windowStart, vocabulary: full.itemIDs, settings: settings)
             let kept = zip(recent?.training ?? [], recent?.trainingEndTimes ?? [])
                 .map { ($0.0.filter { Int($0) <= full.itemCount }, $0.1) }.filter { $0.0.count >= 2 }
             training = kept.map(\.0)
             trainingEndTimes = kept.map(\.1)
             if training.isEmpty {
                 (mode, reason) = (.retrain, "no recent sessions to fine-tune on")
+                if try widen(because: reason) { full = try makeSplit(ingested, vocabulary: stored, settings: settings) }
                 training = full.training
                 trainingEndTimes = full.trainingEndTimes
             }
@@ -92,12 +122,14 @@ struct PrepareStage: Stage {
             data: PreparedData(
                 split: full, training: training, trainingEndTimes: trainingEndTimes, mode: mode, modeReason: reason, base: base.record,
                 trainedThroughMicros: trainedThrough),
-            base: base)
+            base: base, widened: widened)
     }
 
-    private func makeSplit(_ clicks: [Click<Int32, String>], vocabulary: [String], settings: NightlySettings) throws -> SessionSplit<String> {
-        try SessionSplit(
-            clicks: clicks, testFrom: settings.evaluationStartMicros, minItemClicks: settings.minItemClicks,
+    private func makeSplit(
+        _ clicks: IngestedClicks, from: Int64? = nil, vocabulary: [String], settings: NightlySettings
+    ) throws(DANSeRError) -> SessionSplit<String> {
+        try clicks.split(
+            from: from, testFrom: settings.evaluationStartMicros, minItemClicks: settings.minItemClicks,
             maxSessionLength: settings.configuration.maxSessionLength, vocabulary: vocabulary)
     }
 }

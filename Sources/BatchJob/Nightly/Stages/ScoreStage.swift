@@ -1,6 +1,7 @@
 import DANSeR
 import FeatureStore
 import Foundation
+import Logging
 
 /// The model that scores a date, and the champion when it was chosen (publishing checks that the
 /// champion has not changed since: the compare half of its compare-and-swap).
@@ -23,8 +24,10 @@ struct ScoreStage: Stage {
         var sessions: Int
         var rows: Int
         var fallbackSessions: Int
+        /// "approximate" when the approximate top-K scored (see `--approximate-above`), else "exact".
+        var search = "exact"
         var ledgerRecord: [String: Any] {
-            ["staging": staging, "model": Int(modelVersion), "sessions": sessions, "rows": rows, "fallback_sessions": fallbackSessions]
+            ["staging": staging, "model": Int(modelVersion), "sessions": sessions, "rows": rows, "fallback_sessions": fallbackSessions, "search": search]
         }
     }
 
@@ -37,13 +40,14 @@ struct ScoreStage: Stage {
         let day = Int32(settings.asOf.day)
         let active = ingested.activeSessions(since: settings.activeSinceMicros).filter { shard.contains(sessionID: $0.id) }
         let vocabulary = try context.vocabularyStore.load(on: context.connection)
-        var denseID = [String: Int32](minimumCapacity: vocabulary.count)
-        for (index, item) in vocabulary.enumerated() where index < model.itemCount { denseID[item] = Int32(index + 1) }
-        let sessions: [Session] = active.map { $0.items.compactMap { denseID[$0] } }
-        let fallback = PopularityFallback(ingested: ingested, denseID: denseID, k: settings.topK)
+        // Interned item number -> the model's dense id (0: an item the model does not know).
+        let denseID = ingested.denseIDs(in: vocabulary, limit: model.itemCount)
+        let sessions: [Session] = active.map { $0.items.compactMap { denseID[Int($0)] == 0 ? nil : denseID[Int($0)] } }
+        let fallback = PopularityFallback(ingested: ingested, denseID: denseID, itemCount: min(vocabulary.count, model.itemCount), k: settings.topK)
         var audit = RecommendationAudit(k: settings.topK, catalogueSize: model.itemCount, excludesSeen: settings.excludeSeen)
         var recommender = Recommender(model: model)
         recommender.threads = settings.threads
+        recommender.approximate = try Self.approximateTopK(for: model, settings: settings, logger: context.logger)
         var observer = RecommendationObserver(itemCount: model.itemCount, popularity: fallback.clicks)
         let publisher = context.publisher
         let staging = shard.count > 1
@@ -86,6 +90,19 @@ struct ScoreStage: Stage {
         context.summary.popularityDeciles = observer.popularityDeciles
         return Output(
             staging: staging, modelVersion: scoring.version, championAtChoice: scoring.championAtChoice, sessions: audit.sessions,
-            rows: audit.rows, fallbackSessions: observer.fallbackSessions)
+            rows: audit.rows, fallbackSessions: observer.fallbackSessions, search: recommender.approximate == nil ? "exact" : "approximate")
+    }
+
+    /// The approximate top-K when `--approximate-above` is set and the model has more items than
+    /// that, else nil (exact scoring). Its rows pass the same audit as exact ones.
+    static func approximateTopK(for model: Model, settings: NightlySettings, logger: Logger) throws -> ApproximateTopK? {
+        guard let above = settings.approximateAbove, model.itemCount > above else { return nil }
+        let start = Date()
+        let index = try ApproximateTopK(model: model, probes: settings.approximateProbes, threads: settings.threads)
+        logger.info("approximate top-K", metadata: [
+            "items": "\(model.itemCount)", "above": "\(above)", "lists": "\(index.index.lists)", "probes": "\(settings.approximateProbes)",
+            "index_seconds": "\(String(format: "%.1f", Date().timeIntervalSince(start)))",
+        ])
+        return index
     }
 }

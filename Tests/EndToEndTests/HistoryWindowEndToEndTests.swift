@@ -1,0 +1,130 @@
+@testable import FeatureStore
+import Foundation
+import Testing
+
+/// A night reads a bounded window of the click source however long its history: the history
+/// window for a retrain (`--history-days`), only what a fine-tune needs for a fine-tune, and
+/// nothing on or after as-of. Checked on the ingest stage's ledger record against counts taken
+/// in SQL over a source of 400 days.
+@Suite(.serialized) struct HistoryWindowEndToEndTests {
+    typealias Nightly = NightlyEndToEndTests
+
+    /// 400 days of clicks up to 2025-06-02: eight sessions of four clicks a day, plus one session
+    /// that crosses the 30-day window's start (2025-05-02) and one that ends two hours before it.
+    static func longSource(_ connection: Connection) throws {
+        try connection.query("CREATE TABLE public.long_clicks (session_id text, item_id text, event_time timestamptz)")
+        try connection.query("""
+            INSERT INTO public.long_clicks
+            SELECT 'd' || d || '-s' || k, 'item-' || ((k + c * (1 + k % 3)) % 12),
+                   timestamptz '2025-06-02 00:00:00+00' - d * interval '1 day' + interval '10 hours' + k * interval '10 minutes' + c * interval '1 minute'
+            FROM generate_series(0, 399) d, generate_series(0, 7) k, generate_series(0, 3) c
+            """)
+        try connection.query("""
+            INSERT INTO public.long_clicks VALUES
+              ('crossing', 'item-1', '2025-05-01 22:00:00+00'), ('crossing', 'item-2', '2025-05-02 01:00:00+00'),
+              ('before', 'item-3', '2025-05-01 21:00:00+00'), ('before', 'item-4', '2025-05-01 22:00:00+00')
+            """)
+    }
+
+    /// The ingest stage's ledger record of the night of `asOf`.
+    static func ingestRecord(_ connection: Connection, asOf: String) throws -> [String: Any] {
+        let text = try connection.query(
+            "SELECT (stage_results -> 'ingest')::text FROM danser.runs WHERE command = 'nightly' AND as_of = $1::date AND status = 'succeeded'",
+            [.text(asOf)]
+        ).scalar()?.stringValue ?? "{}"
+        return try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+    }
+
+    static func count(_ connection: Connection, _ sql: String) throws -> Int {
+        Int(try connection.query(sql).scalar()?.int64Value ?? -1)
+    }
+
+    @Test func aNightReadsOnlyItsWindowHoweverLongTheHistory() throws {
+        let database = try Harness.makeDatabase()
+        #expect(try Harness.run(["migrate"], database: database).status == 0)
+        let connection = try Connection(database)
+        try Self.longSource(connection)
+        #expect(try Self.count(connection, "SELECT count(*) FROM public.long_clicks") == 400 * 32 + 4)
+        let source = ["--source-table", "public.long_clicks", "--history-days", "30", "--skip-score", "--min-item-clicks", "1"]
+
+        // A retrain reads the 30 days before as-of, and a day before that for crossing sessions.
+        let retrain = try Nightly.nightly("2025-06-01", source + ["--mode", "retrain"], database: database)
+        #expect(retrain.status == 0, "\(retrain.stderr.suffix(2000))")
+        let first = try Self.ingestRecord(connection, asOf: "2025-06-01")
+        #expect(first["window"] as? String == "history", "\(first)")
+        #expect((first["window_from"] as? String)?.hasPrefix("2025-05-02") == true, "\(first)")
+        #expect((first["window_until"] as? String)?.hasPrefix("2025-06-01") == true, "\(first)")
+        let read = try Self.count(connection, """
+            SELECT count(*) FROM public.long_clicks WHERE event_time >= '2025-05-01 00:00:00+00' AND event_time < '2025-06-01 00:00:00+00'
+            """)
+        #expect(first["rows_read"] as? Int == read, "\(first)")
+        // Kept: every click of the sessions that click in the window (the crossing one whole),
+        // none of the session that ended before it.
+        let kept = try Self.count(connection, """
+            SELECT count(*) FROM public.long_clicks WHERE event_time < '2025-06-01 00:00:00+00' AND session_id IN (
+              SELECT session_id FROM public.long_clicks GROUP BY session_id
+              HAVING max(event_time) >= '2025-05-02 00:00:00+00' AND max(event_time) < '2025-06-01 00:00:00+00')
+            """)
+        #expect(kept == 30 * 32 + 2)
+        #expect(first["clicks"] as? Int == kept, "\(first)")
+        #expect(first["sessions"] as? Int == 30 * 8 + 1, "\(first)")
+
+        // A fine-tune the next night reads from its training window's start (the base model's
+        // watermark, its last training click, is later), not the history window's.
+        let finetune = try Nightly.nightly("2025-06-02", source + ["--mode", "finetune"], database: database)
+        #expect(finetune.status == 0, "\(finetune.stderr.suffix(2000))")
+        let second = try Self.ingestRecord(connection, asOf: "2025-06-02")
+        #expect(second["window"] as? String == "fine-tune", "\(second)")
+        #expect((second["window_from"] as? String)?.hasPrefix("2025-05-25") == true, "\(second)")
+        let fineTuneRead = try Self.count(connection, """
+            SELECT count(*) FROM public.long_clicks WHERE event_time >= '2025-05-24 00:00:00+00' AND event_time < '2025-06-02 00:00:00+00'
+            """)
+        #expect(second["rows_read"] as? Int == fineTuneRead, "\(second)")
+        let models = try connection.query("SELECT mode FROM danser.models ORDER BY model_version").rows().map { $0[0].stringValue }
+        #expect(models == ["retrain", "fine-tune"])
+    }
+
+    /// A night of `--mode auto` that reads the fine-tune window, then finds the catalogue grew by
+    /// more than 10%, retrains on the history window, read then and recorded by the prepare stage.
+    @Test func aNightThatMustRetrainAfterAllReadsTheHistoryWindow() throws {
+        let database = try Harness.makeDatabase()
+        #expect(try Harness.run(["migrate"], database: database).status == 0)
+        let connection = try Connection(database)
+        try Self.longSource(connection)
+        let source = ["--source-table", "public.long_clicks", "--history-days", "30", "--skip-score", "--min-item-clicks", "1"]
+        let first = try Nightly.nightly("2025-06-01", source + ["--mode", "retrain"], database: database)
+        #expect(first.status == 0, "\(first.stderr.suffix(2000))")
+        // Six new items (12 before: 50% growth), clicked in sessions of 2025-05-31, a training day of 2025-06-02.
+        try connection.query("""
+            INSERT INTO public.long_clicks
+            SELECT 'new-' || k, 'new-item-' || ((k + c) % 6), timestamptz '2025-05-31 12:00:00+00' + k * interval '10 minutes' + c * interval '1 minute'
+            FROM generate_series(0, 5) k, generate_series(0, 2) c
+            """)
+        let second = try Nightly.nightly("2025-06-02", source, database: database)
+        #expect(second.status == 0, "\(second.stderr.suffix(2000))")
+        #expect(try Self.ingestRecord(connection, asOf: "2025-06-02")["window"] as? String == "fine-tune")
+        let text = try connection.query(
+            "SELECT (stage_results -> 'prepare')::text FROM danser.runs WHERE command = 'nightly' AND as_of = '2025-06-02' AND status = 'succeeded'"
+        ).scalar()?.stringValue ?? "{}"
+        let prepare = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+        #expect(prepare["mode"] as? String == "retrain", "\(prepare)")
+        #expect((prepare["widened_to"] as? [String: Any])?["window"] as? String == "history", "\(prepare)")
+        let read = try Self.count(connection, """
+            SELECT count(*) FROM public.long_clicks WHERE event_time >= '2025-05-02 00:00:00+00' AND event_time < '2025-06-02 00:00:00+00'
+            """)
+        #expect(prepare["widened_rows_read"] as? Int == read, "\(prepare)")
+    }
+
+    /// A window too short for what the night needs is refused with the option to change.
+    @Test func aWindowShorterThanTheEvaluationIsRefused() throws {
+        let database = try Harness.makeDatabase()
+        #expect(try Harness.run(["migrate"], database: database).status == 0)
+        let connection = try Connection(database)
+        try Self.longSource(connection)
+        let run = try Nightly.nightly(
+            "2025-06-01", ["--source-table", "public.long_clicks", "--history-days", "3", "--evaluation-days", "3", "--mode", "retrain"],
+            database: database)
+        #expect(run.status == 64, "\(run.stderr.suffix(2000))")
+        #expect(run.stderr.contains("--history-days 3") && run.stderr.contains("--evaluation-days 3"), "\(run.stderr.suffix(2000))")
+    }
+}
