@@ -184,9 +184,9 @@ import Testing
     }
 
     /// Polls until `sql` returns a count above zero (at most two minutes).
-    static func waitFor(_ database: ConnectionConfiguration, _ sql: String) throws {
+    static func waitFor(_ database: ConnectionConfiguration, _ sql: String, timeout: Double = 120) throws {
         let connection = try Connection(database)
-        let deadline = Date().addingTimeInterval(120)
+        let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if (try connection.query(sql).scalar()?.int64Value ?? 0) > 0 { return }
             Thread.sleep(forTimeInterval: 0.05)

@@ -172,6 +172,18 @@ struct PrivateServer {
 
     func start() throws -> ConnectionConfiguration { try server.start() }
 
+    /// Starts the cluster and returns a new database on it with both YOOCHOOSE files imported
+    /// (callers check `Harness.samplesFolder` first).
+    func startWithImportedSample() throws -> ConnectionConfiguration {
+        let admin = try start()
+        try Connection(admin).query("CREATE DATABASE night")
+        let database = admin.withDatabase("night")
+        let samples = Harness.samplesFolder ?? "."
+        let imported = try Harness.run(["import", samples + "/yoochoose-clicks-100k-train.tsv", samples + "/yoochoose-clicks-100k-test.tsv"], database: database)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        return database
+    }
+
     /// Immediate shutdown: every backend is killed, nothing is flushed.
     func crash() throws {
         let pgCtl = try EmbeddedServer.serverBinDirectory() + "/pg_ctl"
@@ -202,12 +214,7 @@ struct PrivateServer {
     func aServerRestartDuringScoringIsSurvived() throws {
         let cluster = PrivateServer()
         defer { cluster.remove() }
-        let admin = try cluster.start()
-        try Connection(admin).query("CREATE DATABASE night")
-        let database = admin.withDatabase("night")
-        let samples = Harness.samplesFolder!
-        let imported = try Harness.run(["import", samples + "/yoochoose-clicks-100k-train.tsv", samples + "/yoochoose-clicks-100k-test.tsv"], database: database)
-        #expect(imported.status == 0, "\(imported.stderr)")
+        let database = try cluster.startWithImportedSample()
         let night = try Harness.start(
             ["nightly", "--as-of", "2014-04-07", "--mode", "retrain", "--epochs", "1", "--tolerance", "100", "--log-format", "json",
              "--retry-delay", "1", "--retry-max-delay", "2", "--retry-attempts", "10"],

@@ -139,6 +139,17 @@ import Testing
         // No backfilled model descends from the newer champion.
         let descendants = try connection.query("SELECT count(*) FROM danser.models WHERE parent_version = $1", [.int64(champion ?? 0)]).scalar()?.int64Value
         #expect(descendants == 0)
+
+        // `score` of a date older than the champion's would be scored by a model that has seen the
+        // date's future: refused (usage), naming backfill; the day and the champion stay.
+        let before = try connection.query("SELECT model_version, run_id FROM danser.published_recommendations WHERE as_of = '2014-04-06'").rows()
+        let rescore = try Harness.run(["score", "--as-of", "2014-04-06", "--log-format", "json"], database: database)
+        #expect(rescore.status == 64, "\(rescore.stderr.suffix(1000))")
+        #expect(rescore.stderr.contains("not point in time") && rescore.stderr.contains("backfill --from 2014-04-06 --to 2014-04-06"), "\(rescore.stderr.suffix(1000))")
+        #expect(try connection.query("SELECT model_version, run_id FROM danser.published_recommendations WHERE as_of = '2014-04-06'").rows() == before)
+        #expect(try connection.query("SELECT model_version FROM danser.models WHERE status = 'champion'").scalar()?.int64Value == champion)
+        let refused = try connection.query("SELECT status FROM danser.runs WHERE command = 'score' ORDER BY run_id DESC LIMIT 1").scalar()?.stringValue
+        #expect(refused == "failed")
     }
 
     /// Bad input: a time column that is not a time, a missing table, and a source with no clicks

@@ -33,6 +33,7 @@ enum Pipeline: Sendable, Equatable {
     }
 
     func run(in context: RunContext) throws {
+        if case .score = self { try Self.refuseDateOlderThanChampion(in: context) }
         let ingested = try context.run(IngestStage(), ()).clicks
         var scoring: ScoringModel
         switch self {
@@ -59,6 +60,22 @@ enum Pipeline: Sendable, Equatable {
         }
         let staged = try context.run(ScoreStage(shard: shard), (ingested, scoring))
         _ = try context.run(PublishRecommendationsStage(shard: shard), staged)
+    }
+
+    /// `score` serves the champion, which was trained on the clicks before its own date. A date
+    /// older than that would be scored by a model that has seen its future, so it is refused
+    /// before anything is read, naming `backfill`, which recomputes a date point in time and
+    /// leaves the champion as it is.
+    private static func refuseDateOlderThanChampion(in context: RunContext) throws {
+        let asOf = context.settings.asOf
+        guard let champion = try context.registry.champion(on: context.connection), champion.asOfDay > Int32(asOf.day) else { return }
+        let championDate = LogicalDate(day: Int64(champion.asOfDay))
+        throw JobError(.usage, """
+            score --as-of \(asOf) refused: the champion, model \(champion.version), was trained for \(championDate) on clicks \
+            before it, so it is not point in time for \(asOf) (score serves the champion for its own date or later). \
+            To recompute \(asOf) point in time run `backfill --from \(asOf) --to \(asOf) --rerun all`: it trains and scores \
+            on clicks before \(asOf) only and never changes the champion. Nothing was published.
+            """)
     }
 
     /// Prepare, then train, evaluate, gate and publish features when there is something to train.

@@ -56,6 +56,9 @@ struct PublishRecommendationsStage: Stage {
             FaultInjection.hold(at: "swap")
             try ShutdownSignal.check("publishing")
             try publisher.publish(day: day, runID: context.runID, modelVersion: staged.modelVersion, sessions: sessions, auditJSON: JSON.encode(record), on: connection)
+            // Swapped in but not committed: a stop here must leave the previous day current.
+            FaultInjection.hold(at: "commit")
+            try ShutdownSignal.check("publishing")
             return Output(published: true, remainingShards: 0, audit: record)
         }
         if shard.count > 1 {

@@ -85,9 +85,10 @@ final class RunContext {
 }
 
 /// Test-only hold points for the kill and fault tests: `DANSER_TEST_HOLD_STAGE=name:seconds`
-/// (comma-separated for several) pauses the run at the start of stage `name` (a `StageName`, or
-/// `swap`: inside the publishing transaction, just before the day is swapped in), after the
-/// ledger row says it reached it. A hold ends early on a signal, or once the file named by
+/// (comma-separated for several) pauses the run at the start of stage `name` (a `StageName`), or
+/// inside the publishing transaction, after the rows are staged and audited: `swap` just before
+/// the day is swapped in, `commit` after the swap and before the commit. A stage hold starts
+/// after the ledger row says the run reached the stage. A hold ends early on a signal, or once the file named by
 /// `DANSER_TEST_HOLD_RELEASE` exists. Never set in production, where it costs one lookup per stage.
 enum FaultInjection {
     static let variable = "DANSER_TEST_HOLD_STAGE"
