@@ -139,7 +139,7 @@ enum NightlyPrinter {
             runStatus = "already_completed"
         } else if status == .skipped {
             message = "as-of \(settings.asOf): skipped, " + (summary.skipReason ?? "another run holds the job lease")
-            runStatus = "skipped"
+            runStatus = RunStatus.skipped.rawValue
         }
         var object: [String: Any] = [
             "time": ISO8601DateFormatter.withFractionalSeconds.string(from: Date()),

@@ -1,3 +1,4 @@
+import FeatureStore
 import Foundation
 import Prometheus
 
@@ -18,7 +19,8 @@ struct RunMetrics: Sendable {
     var mrrAt20: Double?
     var modelVersion: Int64?
 
-    static let statuses = ["succeeded", "failed", "skipped", "interrupted"]
+    /// The statuses a finished run can end with, one series each.
+    static let statuses = [RunStatus.succeeded, .failed, .skipped, .interrupted].map(\.rawValue)
 
     func text() -> String {
         let registry = PrometheusCollectorRegistry()
