@@ -18,7 +18,7 @@ import Testing
             """).rows()
         #expect(views.map { $0[0].stringValue ?? "" } == [
             "days", "evaluations", "item_statistics", "model_transitions", "models", "normalization_stats", "recommendations_current",
-            "recommendations_history", "runs",
+            "recommendations_history", "runs", "served_days",
         ])
         #expect(views.filter { $0[1] != .bool(true) }.isEmpty, "views without a description: \(views)")
         let undescribed = try connection.query("""
