@@ -107,6 +107,13 @@ extension SettingKey {
     static let seed = SettingKey(key: "training.seed", variable: "DANSER_SEED", flag: "--seed", builtIn: "1", kind: .integer,
         summary: "random seed of training")
 
+    static let historyDays = SettingKey(key: "training.history_days", variable: "DANSER_HISTORY_DAYS", flag: "--history-days",
+        builtIn: "180", kind: .integer, summary: "days of clicks before as-of a night reads at most")
+    static let contenders = SettingKey(key: "contest.contenders", variable: "DANSER_CONTENDERS", flag: "--contenders",
+        builtIn: "vsknn,stan,sr,slist,blend", kind: .text, summary: "simple models that compete with DANSeR each night (none: off)")
+    static let knnMargin = SettingKey(key: "contest.knn_margin", variable: "DANSER_KNN_MARGIN", flag: "--knn-margin", builtIn: "1",
+        kind: .number, summary: "MRR@20 points a candidate may trail session kNN by before the night warns")
+
     static let maxAge = SettingKey(key: "status.max_age_hours", variable: "DANSER_MAX_AGE_HOURS", flag: "--max-age", builtIn: "36",
         kind: .number, summary: "status: hours after which the newest published day is stale")
 
@@ -120,7 +127,8 @@ extension SettingKey {
         retryAttempts, retryDelay, retryMaxDelay,
         keepDays, keepModels,
         mode, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, evaluationDays,
-        minItemClicks, tolerance, seed,
+        minItemClicks, tolerance, seed, historyDays,
+        contenders, knnMargin,
         maxAge,
     ]
 

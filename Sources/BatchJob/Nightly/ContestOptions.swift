@@ -44,10 +44,10 @@ struct ContestSettings: Sendable {
 /// docs/OPERATIONS.md, "The contest").
 struct ContestOptions: ParsableArguments {
     @Option(help: "Contenders the night is also served by if one wins: comma-separated vsknn, stan, sr, slist, blend; or none.")
-    var contenders = "vsknn,stan,sr,slist,blend"
+    var contenders = Settings.current.value(.contenders, or: "vsknn,stan,sr,slist,blend")
 
     @Option(help: "Warn in the log, the report and the ledger when the candidate's MRR@20 trails session kNN's by more than this many points.")
-    var knnMargin = 1.0
+    var knnMargin = Settings.current.value(.knnMargin, or: 1.0)
 
     @OptionGroup(title: "Contender grids (nightly defaults are smaller than experiment's)") var grids: ContenderOptions
 

@@ -10,7 +10,7 @@ struct NightlyOptions: ParsableArguments {
     var activeWindowHours = Settings.current.value(.activeWindowHours, or: 24)
 
     @Option(help: "Days of clicks before --as-of a night reads at most (a fine-tune reads only what it needs).")
-    var historyDays = 180
+    var historyDays = Settings.current.value(.historyDays, or: 180)
 
     @OptionGroup(title: "Approximate scoring") var approximate: ApproximateScoringOptions
 
