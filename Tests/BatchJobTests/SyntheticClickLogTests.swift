@@ -18,6 +18,22 @@ import Testing
         return records
     }
 
+    /// A catalogue barely larger than its cluster count once left a cluster empty (a crash on
+    /// `generate --items 60`): every cluster must keep an item, for any seed.
+    @Test(arguments: [60, 41, 40]) func smallCataloguesKeepEveryClusterFilled(items: Int) {
+        for seed in UInt64(1)...20 {
+            var options = SyntheticClickLog.Options()
+            options.sessions = 50
+            options.items = items
+            options.days = 2
+            options.endMicros = 1_464_134_400_000_000
+            options.seed = seed
+            var count = 0
+            SyntheticClickLog(options: options).generate { _ in count += 1 }
+            #expect(count > 0)
+        }
+    }
+
     @Test func sameSeedSameLogOtherSeedOtherLog() {
         #expect(clicks(seed: 7) == clicks(seed: 7))
         #expect(clicks(seed: 7) != clicks(seed: 8))

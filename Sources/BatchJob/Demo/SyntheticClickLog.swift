@@ -121,9 +121,11 @@ private struct Catalogue {
             itemsOfCluster[cluster].append(item)
         }
         for cluster in 0..<clusters where itemsOfCluster[cluster].isEmpty {
-            // Every cluster keeps at least one item so picking a cluster always finds one.
-            let item = 1 + cluster % options.items
-            itemsOfCluster[clusterOfItem[item]].removeAll { $0 == item }
+            // Every cluster keeps at least one item so picking a cluster always finds one. The item
+            // comes from the largest cluster, which has two or more (clusters <= items), so the
+            // move never empties another.
+            let donor = itemsOfCluster.indices.max { itemsOfCluster[$0].count < itemsOfCluster[$1].count }!
+            let item = itemsOfCluster[donor].removeLast()
             clusterOfItem[item] = cluster
             itemsOfCluster[cluster].append(item)
         }
