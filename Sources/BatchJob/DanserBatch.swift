@@ -41,7 +41,25 @@ struct DanserBatch: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
+            if exitCode(for: error) == .validationFailure, let origin = settingOrigin(refusedBy: message(for: error)) {
+                // The option refused a value the user never typed: point at where it came from.
+                FileHandle.standardError.write(Data("Error: \(message(for: error))\nThe value came from \(origin); correct it there.\n".utf8))
+                Foundation.exit(ExitStatus.config.rawValue)
+            }
             exit(withError: error)
         }
+    }
+
+    /// Where the value an option's validation refused came from, when that was the configuration
+    /// file or the environment rather than the command line (nil otherwise).
+    static func settingOrigin(refusedBy message: String) -> Settings.Origin? {
+        for key in SettingKey.all where message.contains(key.flag) {
+            let origin = Settings.current.resolved(key).origin
+            switch origin {
+            case .file, .environment: return origin
+            case .builtIn, .flag: continue
+            }
+        }
+        return nil
     }
 }

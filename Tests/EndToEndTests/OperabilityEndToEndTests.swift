@@ -29,6 +29,17 @@ import Testing
         #expect(line?.contains("public.no_such_clicks") == true && line?.hasSuffix("file \(file):2") == true, "\(config.stdout)")
     }
 
+    /// A value that parses but that its option refuses is still a configuration error when it came
+    /// from the file or the environment (78), and the message says where to fix it.
+    @Test func anOutOfRangeValueFromTheFileNamesTheFile() throws {
+        let file = try Harness.temporaryFile(Array("[training]\nhistory_days = 0\n".utf8), suffix: ".toml")
+        let run = try Harness.run(["nightly", "--as-of", "2026-11-01", "--log-format", "text"], database: nil, environment: ["DANSER_CONFIG": file])
+        #expect(run.status == 78, "\(run.stderr)")
+        #expect(run.stderr.contains("--history-days") && run.stderr.contains("file \(file):2"), "\(run.stderr)")
+        let flag = try Harness.run(["nightly", "--as-of", "2026-11-01", "--history-days", "0", "--log-format", "text"], database: nil)
+        #expect(flag.status == 64, "\(flag.stderr)")
+    }
+
     /// The first log line says which database the command uses, without its password.
     @Test func theFirstLogLineNamesTheDatabase() throws {
         let database = try Harness.makeDatabase()
