@@ -43,8 +43,8 @@ import Testing
     @Test func exampleQueriesWorkUnderTheBIRole() throws {
         let fixture = try Fixture.make()
         let queries = try Self.exampleQueries()
-        #expect(queries.count == 10)
-        guard queries.count == 10 else { return }
+        #expect(queries.count == 11)
+        guard queries.count == 11 else { return }
         let bi = fixture.analyst
 
         // 1. Top 20 for session 1042 from the current (second) day.
@@ -189,6 +189,12 @@ import Testing
         #expect(statisticsRows.allSatisfy { $0[statisticsColumn["model_version"]!] == .int64(fixture.secondModel) })
         #expect(Self.close(statisticsRows[0][statisticsColumn["b1"]!], -0.5))
         #expect(statisticsRows[0][statisticsColumn["total_clicks"]!] == .int64(Fixture.totalClicks))
+
+        // 11. What served each day: the fixture's days were published without a contest, so each
+        // is served by the registry's model ('neural'), with no margin.
+        let served = try bi.query(queries[10])
+        #expect(Self.names(served) == ["as_of", "served_kind", "served_setting", "won_by_mrr20", "gain_over_danser"])
+        #expect(try served.rows().allSatisfy { $0[1] == .text("neural") && $0[3].isNull })
     }
 
     @Test func biRoleNeverWritesAndSeesLaterPartitions() throws {
