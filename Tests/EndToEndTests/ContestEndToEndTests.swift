@@ -75,7 +75,7 @@ import Testing
         #expect(run.stdout.contains("WARNING: the candidate's MRR@20") == (warning != nil))
 
         // The summary and the report show the contest and the winner.
-        #expect(run.stdout.contains("served: ") && run.stdout.contains("V-SKNN") && run.stdout.contains("STAN"), "\(run.stdout)")
+        #expect(run.stdout.contains("\"served\":") && run.stdout.contains("V-SKNN") && run.stdout.contains("STAN"), "\(run.stdout)")
         let path = try Self.scalar(connection, "SELECT report_path FROM danser.runs WHERE command = 'nightly' AND as_of = '2014-04-08' AND status = 'succeeded'") ?? ""
         let html = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         #expect(html.contains("class=\"served\"") && html.contains("blend"), "report at \(path)")

@@ -157,6 +157,9 @@ enum NightlyPrinter {
         object["recommendation_rows"] = summary.counts["recommendation_rows"] ?? 0
         object["quarantined"] = summary.counts["quarantined"] ?? 0
         if let path = summary.reportPath { object["report"] = path }
+        // The same notes and served line the text summary prints (a skipped contender, say).
+        if !summary.notes.isEmpty { object["notes"] = summary.notes }
+        if let served = summary.served { object["served"] = served }
         // JSON has no NaN or infinity: such a figure is written as null.
         func number(_ value: Double) -> Any { value.isFinite ? value : NSNull() }
         object["stage_seconds"] = Dictionary(summary.timings.map { ($0.stage, number($0.seconds)) }, uniquingKeysWith: { $1 })
