@@ -84,8 +84,7 @@ struct ScoringHead: Sendable {
             let d = hidden
             for row in rows {
                 let source = e + row &* d
-                var total: Float = 0
-                for col in 0..<d { total += source[col] * source[col] }
+                let total = VectorMath.dot(source, source, count: d)
                 let norm = max(total.squareRoot(), 1e-12)
                 norms[row] = norm
                 let inverse = 1 / norm
@@ -123,8 +122,8 @@ struct ScoringHead: Sendable {
             let base = row &* d
             let unit = e + base
             let g = gradient + base
-            var inner: Float = 0
-            for col in 0..<d { inner += (unit[col] * eScale) * g[col] }
+            // e^ . g = eScale (e . g): one vectorized dot product instead of a serial sum.
+            let inner = eScale * VectorMath.dot(unit, g, count: d)
             let inverse = 1 / norms[row]
             let target = out + base
             for col in 0..<d {
