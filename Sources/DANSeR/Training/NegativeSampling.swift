@@ -77,18 +77,26 @@ enum NegativeSampling {
         gradient: UnsafeMutablePointer<Float>
     ) -> Double {
         var loss = 0.0
-        let factor = weight / Float(rows)
         for row in 0..<scores.count {
-            let gathered = scores[row]
-            let shift = gathered.max() ?? 0
-            let exps = gathered.map { VectorMath.exp($0 - shift) }
-            let total = exps.reduce(0, +)
-            loss += Double(weight) * Double(logf(total) + shift - gathered[0])
-            let g = gradient + row &* width
-            g[targets[row]] += factor * (exps[0] / total - 1)
-            for (i, column) in columns[row].enumerated() { g[Int(column)] += factor * exps[i + 1] / total }
+            loss += addHardLoss(
+                scores: scores[row], columns: columns[row], target: targets[row], weight: weight, rows: rows,
+                gradient: gradient + row &* width)
         }
         return loss
+    }
+
+    /// One row of `addHardLoss`: `gradient` is that row's.
+    static func addHardLoss(
+        scores gathered: [Float], columns: [Int32], target: Int, weight: Float, rows: Int,
+        gradient g: UnsafeMutablePointer<Float>
+    ) -> Double {
+        let factor = weight / Float(rows)
+        let shift = gathered.max() ?? 0
+        let exps = gathered.map { VectorMath.exp($0 - shift) }
+        let total = exps.reduce(0, +)
+        g[target] += factor * (exps[0] / total - 1)
+        for (i, column) in columns.enumerated() { g[Int(column)] += factor * exps[i + 1] / total }
+        return Double(weight) * Double(logf(total) + shift - gathered[0])
     }
 }
 
