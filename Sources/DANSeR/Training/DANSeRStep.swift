@@ -13,7 +13,7 @@ extension Trainer {
         let rows = batch.count
         let n = model.itemCount
         if logits.count < rows * n { logits = [Float](repeating: 0, count: rows * n) }
-        var optimizer = self.optimizer
+        var optimizer = takeOptimizer()
         var timings = self.timings
         // A fresh stream per optimizer step: dropout masks and uniform negatives never repeat.
         var random = RandomSource(seed: seed, stream: 4, epoch: optimizer.step)
@@ -79,6 +79,13 @@ extension Trainer {
         normalized = table
         normalizedStep = optimizer.step
         return loss
+    }
+
+    /// The optimizer state, taken out of the trainer while a step writes it (the step puts it
+    /// back), so its moment buffers are written in place, never copied on write.
+    mutating func takeOptimizer() -> AdamState {
+        defer { optimizer = AdamState(parameterCount: 0) }
+        return optimizer
     }
 
     /// The kept normalized table under NISER (a zero one the first time), taken out of the

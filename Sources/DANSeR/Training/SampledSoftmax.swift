@@ -367,7 +367,7 @@ extension Trainer {
         let network = model.network
         let head = network.head
         let configuration = model.configuration
-        var optimizer = self.optimizer
+        var optimizer = takeOptimizer()
         var timings = self.timings
         // The same dropout stream as the full step; the candidates' draws have their own.
         var random = RandomSource(seed: seed, stream: 4, epoch: optimizer.step)

@@ -138,7 +138,7 @@ public struct Trainer: Sendable {
         let l2 = model.configuration.l2
         let threads = threads
         var loss = 0.0
-        var optimizer = self.optimizer
+        var optimizer = takeOptimizer()
         var timings = self.timings
         model.parameters.withUnsafeMutableBufferPointer { values in
             gradients.withUnsafeMutableBufferPointer { grads in
