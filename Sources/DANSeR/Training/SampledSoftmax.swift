@@ -24,7 +24,7 @@ public struct SampledSoftmax: Sendable, Hashable {
     public static let defaultNegatives = 2_000
     /// Catalogues of more than this many items train with the sampled softmax when not set:
     /// see docs/SCALING.md, "Sampled training", for how it was chosen.
-    public static let defaultThreshold = 100_000
+    public static let defaultThreshold = 50_000
     /// The most negatives a batch may draw.
     public static let maximumNegatives = 1_000_000
 
