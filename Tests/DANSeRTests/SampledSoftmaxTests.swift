@@ -260,3 +260,35 @@ import Testing
         #expect(SampledSoftmax.forCatalogue(itemCount: 101, threshold: 100, negatives: 5)?.negatives == 5)
     }
 }
+
+/// The sparse update of the sampled step: rows that no batch touched keep their weights exactly,
+/// and the normalized table kept between steps (NISER) is that of the updated weights.
+@Suite struct SampledStepTests {
+    @Test func untouchedRowsStayAndTheKeptTableIsCurrent() throws {
+        var configuration = ModelConfiguration.danser
+        configuration.hiddenSize = 8
+        configuration.batchSize = 4
+        // Items 1...20 are clicked; 21...60 never are, and with one draw per batch few are drawn.
+        var sessions: [Session] = []
+        for s in 0..<12 { sessions.append([Int32(1 + s % 20), Int32(1 + (s + 3) % 20), Int32(1 + (s + 7) % 20)]) }
+        var trainer = try Trainer(configuration: configuration, itemCount: 60, seed: 4, threads: 1)
+        trainer.sampling = SampledSoftmax(negatives: 1)
+        let before = trainer.model.parameters
+        _ = try trainer.trainEpoch(on: PrefixSet(sessions: sessions))
+        let d = configuration.hiddenSize
+        let after = trainer.model.parameters
+        var untouched = 0
+        var changed = 0
+        for row in 21...60 {
+            if before[(row * d)..<((row + 1) * d)] == after[(row * d)..<((row + 1) * d)] { untouched += 1 } else { changed += 1 }
+        }
+        // 24 prefixes, 6 steps, each drawing one item: at most 6 of the unclicked rows moved.
+        #expect(changed <= 6 && untouched >= 34)
+        #expect(before[(1 * d)..<(2 * d)] != after[(1 * d)..<(2 * d)])
+        var values = trainer.model.parameters
+        let fresh = TinySetup.withAccess(&values) { trainer.model.network.head.normalizedTable($0) }.0!
+        let kept = try #require(trainer.normalized)
+        #expect(trainer.normalizedStep == trainer.optimizer.step)
+        #expect(zip(kept.values, fresh.values).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+}
