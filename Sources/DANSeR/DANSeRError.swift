@@ -7,6 +7,7 @@ public struct DANSeRError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let invalidConfiguration = Code(name: "invalid configuration")
         public static let notImplemented = Code(name: "not implemented")
         public static let datasetTooSmall = Code(name: "dataset too small")
+        public static let overMemoryBudget = Code(name: "over memory budget")
         public static let emptyTestWindow = Code(name: "empty test window")
         public static let nonFiniteLoss = Code(name: "non-finite loss")
         public static let corruptCheckpoint = Code(name: "corrupt checkpoint")

@@ -143,15 +143,20 @@ import Testing
         }
     }
 
-    @Test func slistKeepsTheMostClickedItemsWithinItsBudget() throws {
+    @Test func slistRefusesACatalogueOverItsBudgetAndSaysWhatItNeeds() throws {
         let sessions: [Session] = [[1, 2, 3], [2, 3], [3, 2], [4, 3]]
-        // 32 bytes hold two 2 x 2 float matrices: items 3 and 2, the most clicked.
-        let model = try SLIST(training: sessions, itemCount: 4, parameters: .init(memoryBudgetBytes: 32))
-        #expect(model.keptItems == [2, 3])
-        #expect(abs(model.keptClickShare - 7.0 / 9.0) < 1e-9)
-        #expect(Set(model.scores(for: [1, 2]).keys) == [2, 3])
-        #expect(model.scores(for: [1, 4]).isEmpty)
-        #expect(throws: DANSeRError.self) { try SLIST(training: sessions, itemCount: 4, parameters: .init(memoryBudgetBytes: 16)) }
+        // Four clicked items need two 4 x 4 float matrices: 128 bytes.
+        let model = try SLIST(training: sessions, itemCount: 5, parameters: .init(memoryBudgetBytes: 128))
+        #expect(model.keptItems == [1, 2, 3, 4])
+        #expect(Set(model.scores(for: [1, 2]).keys).isSubset(of: [1, 2, 3, 4]))
+        do {
+            _ = try SLIST(training: sessions, itemCount: 5, parameters: .init(memoryBudgetBytes: 127))
+            Issue.record("a catalogue over the budget was fitted")
+        } catch {
+            #expect(error.code == .overMemoryBudget)
+            #expect(error.message.contains("4 x 4"))
+            #expect(error.message.contains("0.0 GiB"))
+        }
     }
 
     @Test func evaluationRanksTiesAgainstTheTargetAndSplitsAcrossThreads() {
@@ -189,5 +194,6 @@ import Testing
         #expect(entries[0].heldOut?.result.precision(at: 20) == 1)
         #expect(entries[1].heldOut == nil)
         #expect(entries[1].skipped?.contains("memory budget") == true)
+        #expect(entries[1].skippedCode == .overMemoryBudget)
     }
 }

@@ -70,6 +70,35 @@ import Testing
         #expect(rows.last == Array(repeating: .null, count: values.count))
     }
 
+    /// Fields far larger than the writer's buffer (a big bytea or text) are sent whole, between
+    /// small ones, and the typed helpers write what `append(PostgresValue)` writes.
+    @Test func fieldsLargerThanTheBufferAreSentWhole() throws {
+        let connection = try Connection(try TestDatabase.makeDatabase())
+        try connection.query("CREATE TABLE big (n int2, d date, ok bool, y bytea, t text)")
+        let payload = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let text = String(repeating: "ünï-", count: 20_000)
+        let stored = try connection.copyIn("COPY big FROM STDIN (FORMAT binary)", flushThreshold: 64) { writer in
+            for i in 0..<3 {
+                try writer.beginRow(fieldCount: 5)
+                writer.appendInt16(Int16(i))
+                writer.appendDate(days: 16_801 + Int32(i))
+                writer.appendBool(i % 2 == 0)
+                payload.withUnsafeBufferPointer { writer.appendBytes($0) }
+                writer.appendText(i == 1 ? text : "short")
+            }
+        }
+        #expect(stored == 3)
+        let result = try connection.query("SELECT n, d, ok, y, t FROM big ORDER BY n")
+        #expect(result.rowCount == 3)
+        for row in 0..<3 {
+            #expect(try result.value(row, 0) == .int16(Int16(row)))
+            #expect(try result.value(row, 1) == .date(16_801 + Int32(row)))
+            #expect(try result.value(row, 2) == .bool(row % 2 == 0))
+            #expect(try result.value(row, 3) == .bytea(payload))
+            #expect(try result.value(row, 4) == .text(row == 1 ? text : "short"))
+        }
+    }
+
     @Test func failedProducerStoresNothingAndLeavesTheConnectionUsable() throws {
         let connection = try Connection(try TestDatabase.makeDatabase())
         try connection.query("CREATE TABLE t (id int8)")

@@ -46,7 +46,7 @@ struct ContenderOptions: ParsableArguments {
     var slistPositionDecay: String?
     @Option(help: "SLIST grid: position decay of the prefix when scoring (clicks). Default: 1 (experiment), 1 (nightly).")
     var slistInferenceDecay: String?
-    @Option(help: "SLIST: memory for its two items x items matrices, GiB (experiment 4, nightly 1); only the most clicked items that fit are kept.")
+    @Option(help: "SLIST: memory for its two items x items matrices, GiB (experiment: 70% of this machine's memory; nightly 1). A catalogue that needs more is skipped, with the GiB it needs.")
     var slistMemoryGib: Double?
 
     /// Whose defaults a grid option left out takes: `experiment`'s full grids, or the nightly
@@ -62,8 +62,11 @@ struct ContenderOptions: ParsableArguments {
         "--slist-alpha": ("0.2,0.8", "0.2"), "--slist-lambda": ("10", "10"), "--slist-position-decay": ("1", "1"),
         "--slist-inference-decay": ("1", "1"),
     ]
-    /// SLIST's memory budget in GiB: experiment 4, nightly 1.
-    static let slistMemoryDefaults = (experiment: 4.0, nightly: 1.0)
+    /// SLIST's memory budget in GiB: `experiment` may take most of the machine (it runs alone); a
+    /// night keeps to 1 GiB (about 11,500 items), since every night fits SLIST again.
+    static let slistMemoryDefaults = (
+        experiment: 0.7 * Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30), nightly: 1.0
+    )
 
     private static func text(_ given: String?, _ option: String, _ purpose: Purpose) -> String {
         if let given { return given }
@@ -214,7 +217,6 @@ extension ExperimentCommand {
                     setting, training: validation.fit, endTimes: fitEnds, itemCount: split.itemCount, examples: examples,
                     threads: threads)
                 print("tune" + Self.row(result, prefixes: examples.count))
-                if let note = result.note { print("      (\(note))") }
                 fflush(nil)
                 results.append(result)
             }
@@ -231,7 +233,6 @@ extension ExperimentCommand {
             chosen, training: trainingSessions, endTimes: endTimes, itemCount: split.itemCount, examples: test,
             threads: threads)
         print("test" + Self.row(final, prefixes: test.count))
-        if let note = final.note { print("      (\(note))") }
         print(String(format: "peak memory %.0f MiB; total %.1f s", ProcessMemory.peakMiB(), Date().timeIntervalSince(started)))
     }
 

@@ -18,7 +18,7 @@ final class RowSpool {
         self.file = file
         self.what = what
         self.writer = BinaryCopyWriter(flushThreshold: 1 << 18) { bytes in
-            guard fwrite(bytes, 1, bytes.count, file) == bytes.count else {
+            guard fwrite(bytes.baseAddress, 1, bytes.count, file) == bytes.count else {
                 throw FeatureStoreError(.configuration, "cannot write \(what) to a temporary file (disk full?)")
             }
         }

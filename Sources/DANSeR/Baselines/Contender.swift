@@ -32,7 +32,7 @@ public enum ContenderSetting: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Fits the contender on `training` (time order; `endTimes` in microseconds, parallel to it).
-    /// Throws when it cannot be fitted (SLIST's memory budget, too little data).
+    /// Throws when it cannot be fitted (a catalogue over SLIST's memory budget, too little data).
     public func fit(training: [Session], endTimes: [Int64], itemCount: Int, threads: Int = 1) throws(DANSeRError) -> FittedContender {
         switch self {
         case .vsknn(let parameters):
@@ -45,11 +45,7 @@ public enum ContenderSetting: Sendable, Hashable, CustomStringConvertible {
         case .slist(let parameters):
             let model = try SLIST(
                 training: training, endTimes: endTimes, itemCount: itemCount, parameters: parameters, threads: threads)
-            var fitted = FittedContender(setting: self, model)
-            fitted.note = String(
-                format: "kept the %d most clicked items (%.1f%% of training clicks) within the memory budget",
-                model.keptItems.count, 100 * model.keptClickShare)
-            return fitted
+            return FittedContender(setting: self, model)
         }
     }
 }
@@ -57,8 +53,6 @@ public enum ContenderSetting: Sendable, Hashable, CustomStringConvertible {
 /// A fitted contender behind one interface, whatever its kind.
 public struct FittedContender: Sendable {
     public let setting: ContenderSetting
-    /// What the fit had to give up, if anything (SLIST's kept items), for the log.
-    public var note: String?
     /// N: dense items are 1...itemCount.
     public let itemCount: Int
     private let evaluateBody: @Sendable (PrefixSet, [Int], Int) -> EvaluationResult
@@ -99,7 +93,6 @@ public struct ContenderResult: Sendable {
     public let result: EvaluationResult
     public let fitSeconds: Double
     public let scoringSeconds: Double
-    public var note: String?
 
     /// The documented order: MRR@20 first, then P@20.
     public func isBetter(than other: ContenderResult) -> Bool {
@@ -142,7 +135,7 @@ public enum ContenderTuning {
         return (
             ContenderResult(
                 setting: setting, result: result, fitSeconds: fitSeconds,
-                scoringSeconds: Date().timeIntervalSince(scoreStart), note: model.note),
+                scoringSeconds: Date().timeIntervalSince(scoreStart)),
             model
         )
     }
@@ -164,6 +157,8 @@ public enum ContenderContest {
         public let heldOut: ContenderResult?
         /// Why the contender was skipped, if it was.
         public let skipped: String?
+        /// The kind of failure that skipped it (a grid no validation can rank is `datasetTooSmall`).
+        public var skippedCode: DANSeRError.Code? = nil
         /// The chosen setting fitted on all training sessions (what serves if it wins); nil when skipped.
         public var model: FittedContender? = nil
         /// Seconds spent on the validation grid.
@@ -226,7 +221,7 @@ public enum ContenderContest {
                     tuningSeconds: tuningSeconds))
             } catch {
                 entries.append(Entry(
-                    kind: first.kind, tuning: tuning, heldOut: nil, skipped: error.message,
+                    kind: first.kind, tuning: tuning, heldOut: nil, skipped: error.message, skippedCode: error.code,
                     tuningSeconds: Date().timeIntervalSince(tuningStart)))
             }
         }

@@ -14,9 +14,10 @@ internal import Foundation
 ///   B = I - P·diag(mu) + C, mu_j = lambda, or (1 - xi + C_jj) / P_jj where that would leave B_jj > xi.
 /// A prefix scores score = s·B, s_i = exp(-(l - p(i)) / inferenceDecay) at i's last (1-based) click p(i).
 ///
-/// Memory: P and C are two dense M x M float matrices. M is the catalogue, or, when it does not fit
-/// in `memoryBudgetBytes`, the most clicked M items that do (sessions are projected onto them and
-/// only they are ever recommended); `keptClickShare` says how many training clicks they cover.
+/// Memory: P and C are two dense M x M float matrices, M the items clicked in training (14.9 GB at
+/// 43,097 items). A catalogue whose two matrices exceed `memoryBudgetBytes` is refused
+/// (`overMemoryBudget`, naming the gigabytes it needs) rather than cut down: a contender that can
+/// never recommend most items would lose for a reason that is not its own.
 public struct SLIST: SessionScorer {
     public struct Parameters: Sendable, Hashable, CustomStringConvertible {
         /// Weight of SLIS against SLIT (default 0.2, the paper's choice for Diginetica).
@@ -31,7 +32,7 @@ public struct SLIST: SessionScorer {
         public var timeDecayDays: Float?
         /// Largest value allowed on B's diagonal (default 0, as EASE's zero diagonal).
         public var diagonalLimit: Float = 0
-        /// Bytes the two M x M matrices may take (default 4 GiB: about 23,000 items).
+        /// Bytes the two M x M matrices may take (default 4 GiB: 23,170 items).
         public var memoryBudgetBytes = 4 << 30
 
         public init(
@@ -62,15 +63,14 @@ public struct SLIST: SessionScorer {
     public let itemCount: Int
     /// Column of each item in B, or -1 for an item outside the kept set.
     private let columnOf: [Int32]
-    /// The item of each column.
+    /// The item of each column: the items clicked in training.
     public let keptItems: [Int32]
-    /// Share of training clicks on the kept items.
-    public let keptClickShare: Double
     /// B, M x M row-major: row c holds what item keptItems[c] contributes to each column.
     private let weights: [Float]
 
     /// Fits B. `endTimes` (microseconds, parallel to `training`) are needed only with a time decay.
-    /// Throws when the budget holds fewer than 2 items or the factorization fails.
+    /// Throws when the clicked items' matrices exceed the memory budget, fewer than 2 items were
+    /// clicked, or the factorization fails.
     public init(
         training: [Session], endTimes: [Int64]? = nil, itemCount: Int, parameters: Parameters = .init(), threads: Int = 1
     ) throws(DANSeRError) {
@@ -81,26 +81,19 @@ public struct SLIST: SessionScorer {
         else {
             throw DANSeRError(.invalidConfiguration, "SLIST needs 0 <= alpha <= 1 and positive lambda and decays (got \(parameters))")
         }
-        var clicksOfItem = [Int](repeating: 0, count: itemCount + 1)
-        var totalClicks = 0
+        var isClicked = [Bool](repeating: false, count: itemCount + 1)
         for session in training {
-            for item in session where item > 0 && Int(item) <= itemCount {
-                clicksOfItem[Int(item)] += 1
-                totalClicks += 1
-            }
+            for item in session where item > 0 && Int(item) <= itemCount { isClicked[Int(item)] = true }
         }
-        let limit = Self.itemLimit(memoryBudgetBytes: parameters.memoryBudgetBytes)
-        guard limit >= 2 else {
+        let kept = (1...max(1, itemCount)).map(Int32.init).filter { Int($0) <= itemCount && isClicked[Int($0)] }
+        guard kept.count <= Self.itemLimit(memoryBudgetBytes: parameters.memoryBudgetBytes) else {
+            let gib = { (bytes: Double) in String(format: "%.1f GiB", bytes / Double(1 << 30)) }
             throw DANSeRError(
-                .invalidConfiguration,
-                "SLIST's memory budget of \(parameters.memoryBudgetBytes) bytes holds fewer than 2 items; raise it")
+                .overMemoryBudget,
+                "SLIST's two \(kept.count) x \(kept.count) matrices need \(gib(8 * Double(kept.count) * Double(kept.count))), "
+                    + "over its memory budget of \(gib(Double(parameters.memoryBudgetBytes))); raise the budget or leave SLIST out")
         }
-        let clicked = (1...max(1, itemCount)).map(Int32.init).filter { Int($0) <= itemCount && clicksOfItem[Int($0)] > 0 }
-        let kept = clicked.count <= limit
-            ? clicked
-            : Array(clicked.sorted { (clicksOfItem[Int($0)], $1) > (clicksOfItem[Int($1)], $0) }.prefix(limit)).sorted()
         keptItems = kept
-        keptClickShare = totalClicks == 0 ? 0 : Double(kept.reduce(0) { $0 + clicksOfItem[Int($1)] }) / Double(totalClicks)
         var columnOf = [Int32](repeating: -1, count: itemCount + 1)
         for (column, item) in kept.enumerated() { columnOf[Int(item)] = Int32(column) }
         self.columnOf = columnOf

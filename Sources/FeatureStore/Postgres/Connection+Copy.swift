@@ -8,9 +8,7 @@ extension Connection {
     public func copyIn(_ sql: String, flushThreshold: Int = 1 << 20, _ produce: (inout BinaryCopyWriter) throws -> Void) throws -> Int {
         _ = try check(PQexec(handle, sql), statement: sql)
         var writer = BinaryCopyWriter(flushThreshold: flushThreshold) { [handle] bytes in
-            let sent = bytes.withUnsafeBufferPointer { buffer in
-                buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
-            }
+            let sent = PQputCopyData(handle, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
             if sent != 1 { throw FeatureStoreError(.copyFailed, "sending COPY data failed") }
         }
         do {

@@ -16,6 +16,13 @@ public struct BenchmarkTables: Sendable {
         try connection.query("DROP TABLE IF EXISTS \(Self.comparisonTable)")
     }
 
+    /// Writes out the dirty pages (CHECKPOINT), so what one side of a benchmark wrote is not
+    /// flushed on the other's time. False when the role may not (a superuser or pg_checkpoint).
+    @discardableResult
+    public func checkpoint(on connection: Connection) -> Bool {
+        (try? connection.query("CHECKPOINT")) != nil
+    }
+
     /// Removes the day the benchmark published.
     public func dropDay(_ asOfDay: Int32, on connection: Connection) throws {
         try RetentionStore().dropDay(asOfDay, on: connection)

@@ -82,14 +82,14 @@ public struct RecommendationPublisher: Sendable {
             try produce { rows in
                 for row in rows {
                     try writer.beginRow(fieldCount: 8)
-                    writer.append(.date(day))
+                    writer.appendDate(days: day)
                     writer.appendText(row.sessionID)
-                    writer.append(.int16(row.rank))
+                    writer.appendInt16(row.rank)
                     writer.appendText(row.itemID)
                     writer.appendFloat(row.score)
                     writer.appendInt64(modelVersion)
                     writer.appendInt64(runID)
-                    writer.append(.bool(row.isFallback))
+                    writer.appendBool(row.isFallback)
                 }
             }
         }

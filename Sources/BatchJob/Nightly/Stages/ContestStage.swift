@@ -123,7 +123,7 @@ struct ContestStage: Stage {
         var fitted: [(entrant: Int, entry: ContenderContest.Entry)] = []
         for (grid, entry) in zip(contest.grids, entries) {
             var skipped = entry.skipped
-            if let reason = skipped, grid.settings.count > 1, entry.tuning.isEmpty {
+            if let reason = skipped, grid.settings.count > 1, entry.tuning.isEmpty, entry.skippedCode == .datasetTooSmall {
                 // A grid no validation data can rank is refused; the night goes on without it.
                 skipped = "cannot rank the \(grid.settings.count) settings of \(grid.tunedOptions.joined(separator: ", ")): \(reason); "
                     + "give \(grid.tunedOptions.count == 1 ? "it" : "each") one value, or a larger validation window (--validation-fraction, --validation-days)"
@@ -138,7 +138,6 @@ struct ContestStage: Stage {
                 context.summary.notes.append("Contender \(Self.displayName(grid.kind)) skipped: \(skipped).")
             } else {
                 fitted.append((entrants.count - 1, entry))
-                if let note = entry.heldOut?.note { context.summary.notes.append("\(Self.displayName(grid.kind)): \(note).") }
             }
         }
 
