@@ -144,6 +144,41 @@ import Testing
 
     /// Evaluation, publication and training score with the same function: cosine and behaviour
     /// terms included.
+    /// The vectorized selection picks exactly what a plain scan over the scores picks, in each of
+    /// its three cases (the single best other, all within the margin, the top M of a crowd),
+    /// for rows whose length is not a multiple of the vector width and targets at either end.
+    @Test(arguments: [(37, 0, Float(0.05)), (1001, 1000, 0.05), (1003, 17, 2), (5000, 321, 0.5), (4999, 4998, 10)])
+    func hardNegativesMatchAPlainScan(_ count: Int, _ target: Int, _ margin: Float) {
+        func plain(_ scores: [Float], candidates: Int) -> [Int32] {
+            let others = scores.indices.filter { $0 != target }
+            let within = others.filter { scores[$0] >= scores[target] - margin }
+            if within.isEmpty {
+                var best = target == 0 ? 1 : 0
+                for j in others where scores[j] > scores[best] { best = j }
+                return [Int32(best)]
+            }
+            guard within.count > candidates else { return within.map(Int32.init) }
+            let sorted = within.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+            return sorted.prefix(candidates).map(Int32.init)
+        }
+        var generator = RandomSource(seed: UInt64(count))
+        for spread: Float in [0.1, 1, 4] {
+            // Rounded to a grid, so equal scores (ties on the index) occur.
+            var scores = (0..<count).map { _ in (generator.uniform(-spread, spread) * 64).rounded() / 64 }
+            // The target first by a clear gap, so the "single best other" case is reached too.
+            if spread == 0.1 { scores[target] = 1 + margin }
+            for candidates in [5, 100] {
+                var scratch: [(index: Int32, score: Float)] = []
+                let chosen = scores.withUnsafeBufferPointer {
+                    NegativeSampling.hardNegatives(
+                        $0.baseAddress!, count: count, target: target, candidates: candidates, margin: margin,
+                        scratch: &scratch)
+                }
+                #expect(chosen == plain(scores, candidates: candidates), "count \(count), spread \(spread), M \(candidates)")
+            }
+        }
+    }
+
     @Test func publishedScoresAreTheMeasuredOnes() throws {
         var configuration = ModelConfiguration.danser
         configuration.hiddenSize = 8

@@ -111,16 +111,22 @@ enum SoftmaxCrossEntropy {
         let lossBox = UncheckedBox(losses)
         Parallel.forEachRange(count: rows, threads: threads) { range in
             for row in range {
-                let p = logitsBox.value + row &* columns
-                let target = Int(targets[row]) - 1
-                let targetLogit = p[target]
-                let shift = VectorMath.maximum(p, count: columns)
-                let sum = VectorMath.expSubtractingInPlace(p, count: columns, shift: shift)
-                VectorMath.scale(p, count: columns, by: scale / sum)
-                p[target] -= scale
-                lossBox.value[row] = Double(logf(sum) + shift - targetLogit)
+                lossBox.value[row] = Self.lossAndGradient(
+                    row: logitsBox.value + row &* columns, columns: columns, target: Int(targets[row]) - 1, scale: scale)
             }
         }
         return losses.reduce(0, +)
+    }
+
+    /// One row: turns its logits into (softmax - onehot(target)) * scale in place and returns
+    /// its loss (`target` is the column, 0-based).
+    @inline(__always)
+    static func lossAndGradient(row p: UnsafeMutablePointer<Float>, columns: Int, target: Int, scale: Float) -> Double {
+        let targetLogit = p[target]
+        let shift = VectorMath.maximum(p, count: columns)
+        let sum = VectorMath.expSubtractingInPlace(p, count: columns, shift: shift)
+        VectorMath.scale(p, count: columns, by: scale / sum)
+        p[target] -= scale
+        return Double(logf(sum) + shift - targetLogit)
     }
 }

@@ -84,8 +84,7 @@ struct ScoringHead: Sendable {
             let d = hidden
             for row in rows {
                 let source = e + row &* d
-                var total: Float = 0
-                for col in 0..<d { total += source[col] * source[col] }
+                let total = VectorMath.dot(source, source, count: d)
                 let norm = max(total.squareRoot(), 1e-12)
                 norms[row] = norm
                 let inverse = 1 / norm
@@ -123,8 +122,8 @@ struct ScoringHead: Sendable {
             let base = row &* d
             let unit = e + base
             let g = gradient + base
-            var inner: Float = 0
-            for col in 0..<d { inner += (unit[col] * eScale) * g[col] }
+            // e^ . g = eScale (e . g): one vectorized dot product instead of a serial sum.
+            let inner = eScale * VectorMath.dot(unit, g, count: d)
             let inverse = 1 / norms[row]
             let target = out + base
             for col in 0..<d {
@@ -145,10 +144,12 @@ struct ScoringHead: Sendable {
         var repeats: [[(column: Int, value: Float)]]
     }
 
-    /// Writes l' (B x N, column j - 1 = item j) for session representations `s`.
+    /// Writes l' (B x N, column j - 1 = item j) for session representations `s`. Without
+    /// `addsBehaviour` it writes l alone, and the caller adds the behaviour terms row by row
+    /// (`addBehaviour(row:into:_:_:)`) in its own pass over the rows.
     func forward(
         _ s: Matrix, batch: SessionBatch, _ p: ParameterAccess, table: NormalizedTable?,
-        into logits: UnsafeMutablePointer<Float>, threads: Int = 1
+        into logits: UnsafeMutablePointer<Float>, threads: Int = 1, addsBehaviour: Bool = true
     ) -> Cache {
         let b = s.rows
         let n = scorer.itemCount
@@ -163,21 +164,34 @@ struct ScoringHead: Sendable {
             scorer.scores(scored, p, into: logits, threads: threads)
         }
         let (tastes, repeats) = behaviourTerms(batch, p)
-        if let behaviour {
-            let scalars = p.value(behaviour.scalars)
-            let priors = p.value(behaviour.logPriors)
-            let tasteBox = UncheckedBox((logits, tastes, repeats, scalars, priors + 1))
+        let cache = Cache(scored: scored, sessionNorms: sessionNorms, tastes: tastes, repeats: repeats)
+        if behaviour != nil, addsBehaviour {
+            let box = UncheckedBox((logits, p))
             Parallel.forEachRange(count: b, threads: threads) { range in
-                let (logits, tastes, repeats, scalars, priors) = tasteBox.value
-                for row in range {
-                    let out = logits + row &* n
-                    let weight = scalars[0] + scalars[1] * tastes[row]
-                    for j in 0..<n { out[j] += weight * priors[j] }
-                    for (column, value) in repeats[row] { out[column] += scalars[2] * value }
-                }
+                for row in range { addBehaviour(row: row, into: box.value.0 + row &* n, cache, box.value.1) }
             }
         }
-        return Cache(scored: scored, sessionNorms: sessionNorms, tastes: tastes, repeats: repeats)
+        return cache
+    }
+
+    /// Adds the behaviour terms of row `row` to its scores `out` (N floats); nothing without them.
+    @inline(__always)
+    func addBehaviour(row: Int, into out: UnsafeMutablePointer<Float>, _ cache: Cache, _ p: ParameterAccess) {
+        guard let behaviour else { return }
+        let n = scorer.itemCount
+        let scalars = p.value(behaviour.scalars)
+        let priors = p.value(behaviour.logPriors) + 1
+        let weight = scalars[0] + scalars[1] * cache.tastes[row]
+        for j in 0..<n { out[j] += weight * priors[j] }
+        for (column, value) in cache.repeats[row] { out[column] += scalars[2] * value }
+    }
+
+    /// sum_j g_j pi_j for one row's score gradient `g` (N floats), the popularity factor of
+    /// the behaviour scalars' gradient; 0 without behaviour normalization.
+    @inline(__always)
+    func popularity(ofGradient g: UnsafePointer<Float>, _ p: ParameterAccess) -> Float {
+        guard let behaviour else { return 0 }
+        return VectorMath.dot(g, p.value(behaviour.logPriors) + 1, count: scorer.itemCount)
     }
 
     /// The vectors multiplied with the table: s, or under NISER sigma * s / |s|; and |s| per row.
@@ -229,23 +243,25 @@ struct ScoringHead: Sendable {
     /// normalized table, see `normalizationBackward`); returns dL/ds for the raw s.
     /// `sessionGradientOnly` leaves dL/dE to the caller (the fused step computes it block by
     /// block with the Adam update, from dL/dl' and `cache.scored`).
+    /// `popularities` (sum_j dl_bj pi_j per row), when the caller has them from its own pass
+    /// over the rows, saves that pass here.
     func backward(
         _ cache: Cache, logitGradient dl: UnsafePointer<Float>, _ p: ParameterAccess, table: NormalizedTable?,
-        tableGradient: UnsafeMutablePointer<Float>?, sessionGradientOnly: Bool = false, threads: Int = 1
+        tableGradient: UnsafeMutablePointer<Float>?, sessionGradientOnly: Bool = false, threads: Int = 1,
+        popularities known: [Float]? = nil
     ) -> Matrix {
         let d = cache.scored.cols
         let b = cache.scored.rows
         let n = scorer.itemCount
         if let behaviour {
-            let priors = p.value(behaviour.logPriors) + 1
             let grad = p.gradient(behaviour.scalars)
             // sum_j dl_bj pi_j per row, rows in parallel, summed in row order afterwards.
-            var popularities = [Float](repeating: 0, count: b)
-            popularities.withUnsafeMutableBufferPointer { out in
-                let box = UncheckedBox((out.baseAddress!, dl, UnsafePointer(priors)))
-                Parallel.forEachRange(count: b, threads: threads) { range in
-                    for row in range {
-                        box.value.0[row] = VectorMath.dot(box.value.1 + row &* n, box.value.2, count: n)
+            var popularities = known ?? [Float](repeating: 0, count: b)
+            if known == nil {
+                popularities.withUnsafeMutableBufferPointer { out in
+                    let box = UncheckedBox((out.baseAddress!, dl, p))
+                    Parallel.forEachRange(count: b, threads: threads) { range in
+                        for row in range { box.value.0[row] = popularity(ofGradient: box.value.1 + row &* n, box.value.2) }
                     }
                 }
             }

@@ -116,6 +116,45 @@ enum VectorMath {
         return total
     }
 
+    /// Calls `body` with each index i (ascending) where p[i] >= threshold. Sixteen scores are
+    /// compared at once and a chunk with none at or above the bar is skipped whole.
+    @inline(__always)
+    static func forEachAtLeast(
+        _ p: UnsafePointer<Float>, count: Int, threshold: Float, _ body: (Int) -> Void
+    ) {
+        let bar = SIMD16<Float>(repeating: threshold)
+        var index = 0
+        while index &+ 16 <= count {
+            let chunk = UnsafeRawPointer(p + index).loadUnaligned(as: SIMD16<Float>.self)
+            if any(chunk .>= bar) {
+                for lane in 0..<16 where chunk[lane] >= threshold { body(index &+ lane) }
+            }
+            index &+= 16
+        }
+        while index < count {
+            if p[index] >= threshold { body(index) }
+            index &+= 1
+        }
+    }
+
+    /// The first index of the largest of `count` floats other than index `excluded`
+    /// (count > 1), as a scalar scan with `>` would find it.
+    @inline(__always)
+    static func indexOfMaximum(_ p: UnsafePointer<Float>, count: Int, excluding excluded: Int) -> Int {
+        var best: Float? = nil
+        if excluded > 0 { best = maximum(p, count: excluded) }
+        if excluded &+ 1 < count {
+            let rest = maximum(p + (excluded &+ 1), count: count &- excluded &- 1)
+            best = best.map { Swift.max($0, rest) } ?? rest
+        }
+        let value = best!
+        var found = -1
+        forEachAtLeast(p, count: count, threshold: value) { j in
+            if found < 0, j != excluded, p[j] == value { found = j }
+        }
+        return found >= 0 ? found : (excluded == 0 ? 1 : 0)
+    }
+
     /// sqrt(x) for x >= 0 (0 gives 0) from the bit-level reciprocal square root estimate and
     /// three Newton steps: relative error below 1e-7, and branch-free so loops vectorize.
     @inline(__always)

@@ -23,6 +23,8 @@ struct DANSeRObjective {
         var negativeCounts: [Int]
         var split: SessionNetwork.SplitPass
         var cache: ScoringHead.Cache
+        /// sum_j dL/dl'_bj pi_j per row (behaviour normalization only), for `ScoringHead.backward`.
+        var popularities: [Float]?
     }
 
     /// Scores `batch` with `table` (the normalized table under NISER, else nil), then writes the
@@ -39,45 +41,87 @@ struct DANSeRObjective {
         var clock = PhaseTimings.now()
         let split = network.forward(batch, p, normalizedTable: table, dropoutMask: dropoutMask, threads: threads)
         timings.sessionForward += PhaseTimings.lap(&clock)
-        let cache = head.forward(split.sessions, batch: batch, p, table: table, into: logits, threads: threads)
+        let cache = head.forward(
+            split.sessions, batch: batch, p, table: table, into: logits, threads: threads, addsBehaviour: false)
         timings.scoring += PhaseTimings.lap(&clock)
+        // One pass over the rows, each row's scores in cache from start to end: the behaviour
+        // terms, the negatives' selection (on the detached scores, before the cross-entropy
+        // overwrites them), the cross-entropy and hard loss gradients in place, and the row's
+        // popularity factor for the behaviour scalars' gradient. The uniform ablation draws its
+        // negatives in row order from one stream, so it stops the pass after the selection.
+        let adaptive = configuration.usesAdaptiveNegatives || configuration.usesUniformNegatives
+        let uniform = configuration.usesUniformNegatives
         let targets = batch.targets.map { Int($0) - 1 }
-        // Selection on the detached scores, before the cross-entropy overwrites them.
-        var negatives: [[Int32]] = []
-        var gathered: [[Float]] = []
-        if configuration.usesAdaptiveNegatives || configuration.usesUniformNegatives {
-            negatives = [[Int32]](repeating: [], count: rows)
-            negatives.withUnsafeMutableBufferPointer { out in
-                let box = UncheckedBox((out.baseAddress!, UnsafePointer(logits)))
-                let configuration = configuration
-                Parallel.forEachRange(count: rows, threads: threads) { range in
-                    var scratch: [(index: Int32, score: Float)] = []
-                    for row in range {
-                        box.value.0[row] = NegativeSampling.hardNegatives(
-                            box.value.1 + row &* n, count: n, target: targets[row],
-                            candidates: configuration.negativeCandidates, margin: configuration.negativeMargin,
-                            scratch: &scratch)
+        let scale = 1 / Float(rows)
+        var negatives = [[Int32]](repeating: [], count: adaptive ? rows : 0)
+        var gathered = [[Float]](repeating: [], count: adaptive ? rows : 0)
+        var losses = [Double](repeating: 0, count: rows)
+        var hardLosses = [Double](repeating: 0, count: adaptive ? rows : 0)
+        var popularities = [Float](repeating: 0, count: rows)
+        let configuration = configuration
+        negatives.withUnsafeMutableBufferPointer { negativeBuffer in
+            gathered.withUnsafeMutableBufferPointer { gatheredBuffer in
+                losses.withUnsafeMutableBufferPointer { lossBuffer in
+                    hardLosses.withUnsafeMutableBufferPointer { hardBuffer in
+                        popularities.withUnsafeMutableBufferPointer { popularityBuffer in
+                            let box = UncheckedBox((
+                                negativeBuffer.baseAddress, gatheredBuffer.baseAddress, lossBuffer.baseAddress!,
+                                hardBuffer.baseAddress, popularityBuffer.baseAddress!, p))
+                            /// The cross-entropy, the hard loss and the popularity factor of `row`.
+                            func finish(_ row: Int) {
+                                let (negatives, gathered, losses, hardLosses, popularities, p) = box.value
+                                let scores = logits + row &* n
+                                losses[row] = SoftmaxCrossEntropy.lossAndGradient(
+                                    row: scores, columns: n, target: targets[row], scale: scale)
+                                if adaptive {
+                                    hardLosses![row] = NegativeSampling.addHardLoss(
+                                        scores: gathered![row], columns: negatives![row], target: targets[row],
+                                        weight: configuration.negativeLossWeight, rows: rows, gradient: scores)
+                                }
+                                popularities[row] = head.popularity(ofGradient: scores, p)
+                            }
+                            Parallel.forEachRange(count: rows, threads: threads) { range in
+                                let (negatives, gathered, _, _, _, p) = box.value
+                                var scratch: [(index: Int32, score: Float)] = []
+                                for row in range {
+                                    let scores = logits + row &* n
+                                    head.addBehaviour(row: row, into: scores, cache, p)
+                                    if adaptive {
+                                        negatives![row] = NegativeSampling.hardNegatives(
+                                            scores, count: n, target: targets[row],
+                                            candidates: configuration.negativeCandidates,
+                                            margin: configuration.negativeMargin, scratch: &scratch)
+                                    }
+                                    guard !uniform else { continue }
+                                    if adaptive {
+                                        gathered![row] = [scores[targets[row]]] + negatives![row].map { scores[Int($0)] }
+                                    }
+                                    finish(row)
+                                }
+                            }
+                            guard uniform else { return }
+                            let (negatives, gathered, _, _, _, _) = box.value
+                            for row in 0..<rows {
+                                let scores = logits + row &* n
+                                negatives![row] = NegativeSampling.uniformNegatives(
+                                    count: n, target: targets[row], size: negatives![row].count, random: &random)
+                                gathered![row] = [scores[targets[row]]] + negatives![row].map { scores[Int($0)] }
+                            }
+                            Parallel.forEachRange(count: rows, threads: threads) { range in
+                                for row in range { finish(row) }
+                            }
+                        }
                     }
                 }
             }
-            for row in 0..<rows {
-                let scores = logits + row &* n
-                if configuration.usesUniformNegatives {
-                    negatives[row] = NegativeSampling.uniformNegatives(
-                        count: n, target: targets[row], size: negatives[row].count, random: &random)
-                }
-                gathered.append([scores[targets[row]]] + negatives[row].map { scores[Int($0)] })
-            }
         }
-        var loss = SoftmaxCrossEntropy.lossAndGradient(
-            logits: logits, rows: rows, columns: n, targets: batch.targets, threads: threads)
-        if !negatives.isEmpty {
-            loss += NegativeSampling.addHardLoss(
-                scores: gathered, columns: negatives, targets: targets, weight: configuration.negativeLossWeight,
-                rows: rows, width: n, gradient: logits)
-        }
+        // Summed in row order: the cross-entropy's, then the hard loss's.
+        var loss = losses.reduce(0, +)
+        if adaptive { loss += hardLosses.reduce(0, +) }
         timings.loss += PhaseTimings.lap(&clock)
-        return Forward(loss: loss, negativeCounts: negatives.map(\.count), split: split, cache: cache)
+        return Forward(
+            loss: loss, negativeCounts: negatives.map(\.count), split: split, cache: cache,
+            popularities: head.behaviour == nil ? nil : popularities)
     }
 
     /// Adds the gradient of the batch-mean objective to `p`'s gradients (which the caller zeroes)
@@ -104,14 +148,17 @@ struct DANSeRObjective {
             var tableGradient = [Float](repeating: 0, count: table.values.count)
             tableGradient.withUnsafeMutableBufferPointer { gp in
                 let ds = head.backward(
-                    forward.cache, logitGradient: logits, p, table: table, tableGradient: gp.baseAddress!, threads: threads)
+                    forward.cache, logitGradient: logits, p, table: table, tableGradient: gp.baseAddress!, threads: threads,
+                    popularities: forward.popularities)
                 timings.scoringBackward += PhaseTimings.lap(&clock)
                 let dh = network.initialStateGradients(forward.split, sessionGradient: ds, p)
                 network.addLookupGradients(dh, forward.split, into: gp.baseAddress!)
                 head.normalizationBackward(table: table, tableGradient: gp.baseAddress!, p, threads: threads)
             }
         } else {
-            let ds = head.backward(forward.cache, logitGradient: logits, p, table: nil, tableGradient: nil, threads: threads)
+            let ds = head.backward(
+                forward.cache, logitGradient: logits, p, table: nil, tableGradient: nil, threads: threads,
+                popularities: forward.popularities)
             timings.scoringBackward += PhaseTimings.lap(&clock)
             let dh = network.initialStateGradients(forward.split, sessionGradient: ds, p)
             network.addLookupGradients(dh, forward.split, into: p.gradient(network.scorer.table))

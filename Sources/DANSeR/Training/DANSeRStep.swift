@@ -44,7 +44,7 @@ extension Trainer {
                     guard loss.isFinite else { return }
                     let ds = head.backward(
                         forward.cache, logitGradient: dl, p, table: table, tableGradient: nil,
-                        sessionGradientOnly: true, threads: threads)
+                        sessionGradientOnly: true, threads: threads, popularities: forward.popularities)
                     timings.scoringBackward += PhaseTimings.lap(&clock)
                     // dL/dH0 lands on the batch's item rows (of E^ under NISER): the sparse part of dL/dE.
                     let dh = network.initialStateGradients(forward.split, sessionGradient: ds, p)

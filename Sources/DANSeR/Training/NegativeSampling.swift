@@ -34,7 +34,9 @@ enum NegativeSampling {
                 }
             }
             scratch.removeAll(keepingCapacity: true)
-            for j in 0..<count where j != target && scores[j] >= low { scratch.append((Int32(j), scores[j])) }
+            VectorMath.forEachAtLeast(scores, count: count, threshold: low) { j in
+                if j != target { scratch.append((Int32(j), scores[j])) }
+            }
             // Best first, smaller index first among equals; keep M.
             scratch.sort { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
             if scratch.count > candidates { scratch.removeLast(scratch.count - candidates) }
@@ -42,13 +44,14 @@ enum NegativeSampling {
         }
         if within <= 0 {
             // None within the margin: the single highest other score.
-            var best = target == 0 ? 1 : 0
-            for j in 0..<count where j != target && scores[j] > scores[best] { best = j }
-            return count > 1 ? [Int32(best)] : []
+            guard count > 1 else { return [] }
+            return [Int32(VectorMath.indexOfMaximum(scores, count: count, excluding: target))]
         }
         var hard: [Int32] = []
         hard.reserveCapacity(within)
-        for j in 0..<count where j != target && scores[j] >= threshold { hard.append(Int32(j)) }
+        VectorMath.forEachAtLeast(scores, count: count, threshold: threshold) { j in
+            if j != target { hard.append(Int32(j)) }
+        }
         return hard
     }
 
@@ -74,18 +77,26 @@ enum NegativeSampling {
         gradient: UnsafeMutablePointer<Float>
     ) -> Double {
         var loss = 0.0
-        let factor = weight / Float(rows)
         for row in 0..<scores.count {
-            let gathered = scores[row]
-            let shift = gathered.max() ?? 0
-            let exps = gathered.map { VectorMath.exp($0 - shift) }
-            let total = exps.reduce(0, +)
-            loss += Double(weight) * Double(logf(total) + shift - gathered[0])
-            let g = gradient + row &* width
-            g[targets[row]] += factor * (exps[0] / total - 1)
-            for (i, column) in columns[row].enumerated() { g[Int(column)] += factor * exps[i + 1] / total }
+            loss += addHardLoss(
+                scores: scores[row], columns: columns[row], target: targets[row], weight: weight, rows: rows,
+                gradient: gradient + row &* width)
         }
         return loss
+    }
+
+    /// One row of `addHardLoss`: `gradient` is that row's.
+    static func addHardLoss(
+        scores gathered: [Float], columns: [Int32], target: Int, weight: Float, rows: Int,
+        gradient g: UnsafeMutablePointer<Float>
+    ) -> Double {
+        let factor = weight / Float(rows)
+        let shift = gathered.max() ?? 0
+        let exps = gathered.map { VectorMath.exp($0 - shift) }
+        let total = exps.reduce(0, +)
+        g[target] += factor * (exps[0] / total - 1)
+        for (i, column) in columns.enumerated() { g[Int(column)] += factor * exps[i + 1] / total }
+        return Double(weight) * Double(logf(total) + shift - gathered[0])
     }
 }
 
