@@ -26,14 +26,38 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Train one epoch of each preset (SR-GNN, then DANSeR) on the same data and compare: seconds per epoch, prefixes/s, peak memory, phases and the ratio.")
     var presets = false
 
+    @Flag(help: "Full against sampled softmax: DANSeR training prefixes/s on synthetic catalogues of --items items, both back to back in this process, and the projected epoch.")
+    var sampled = false
+
+    @Option(help: "With --sampled: catalogue sizes, comma-separated.")
+    var items = "1000000"
+
+    @Option(help: "With --sampled: synthetic training prefixes trained on each side.")
+    var prefixes = 3_000
+
+    @Option(help: "With --sampled: popularity-sampled negatives per batch.")
+    var sampledNegatives = SampledSoftmax.defaultNegatives
+
+    @Option(help: "With --sampled: training prefixes of the epoch to project (comma-separated).")
+    var epochPrefixes = "719470,10000000"
+
     func validate() throws {
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads)).") }
         guard trainSessions >= 0 else { throw ValidationError("--train-sessions must be 0 (all) or more (got \(trainSessions)).") }
+        guard let sizes = Self.counts(items), sizes.allSatisfy({ (1...20_000_000).contains($0) }) else {
+            throw ValidationError("--items must be comma-separated item counts between 1 and 20,000,000 (got '\(items)').")
+        }
+        guard Self.counts(epochPrefixes)?.allSatisfy({ $0 >= 1 }) == true else {
+            throw ValidationError("--epoch-prefixes must be comma-separated counts of 1 or more (got '\(epochPrefixes)').")
+        }
+        guard (100...10_000_000).contains(prefixes) else { throw ValidationError("--prefixes must be between 100 and 10,000,000 (got \(prefixes)).") }
+        try TrainingOptions.validateSampling(above: 0, negatives: sampledNegatives)
     }
 
     func run() throws {
         print(MachineDescription.current(threads: threads))
         if presets { return try comparePresets() }
+        if sampled { return try compareSampled() }
         BLAS.setThreadCount(threads)
         let f = try KernelBenchmark.run(repetitions: repetitions, threads: threads)
         print("kernels, B 100, d 100, N 43,097, \(threads) threads, \(repetitions) repetitions:")
@@ -58,6 +82,64 @@ struct BenchCommand: ParsableCommand {
         ])
         print("training, SR-GNN on the most recent \(trainSessions == 0 ? "all" : "\(trainSessions)") Diginetica training sessions, 1 epoch:")
         try experiment.run()
+    }
+
+    static func counts(_ text: String) -> [Int]? {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { return nil }
+        return values.map { $0! }
+    }
+
+    /// DANSeR with the full softmax, then with the sampled one, on the same synthetic prefixes
+    /// over catalogues of each size: prefixes/s, items scored per prefix, and the epoch projected
+    /// from the measured rate.
+    private func compareSampled() throws {
+        BLAS.setThreadCount(1)
+        let configuration = ModelConfiguration.danser
+        let projections = Self.counts(epochPrefixes)!
+        print("DANSeR preset (d \(configuration.hiddenSize), batch \(configuration.batchSize)), \(threads) threads, seed 1; "
+            + "synthetic sessions of 6 clicks, items log-uniform over the catalogue (a Zipf-like 1/rank popularity); "
+            + "about \(prefixes) training prefixes per side, full softmax then sampled (\(sampledNegatives) popularity negatives a batch) "
+            + "in this process; CPU seconds (all threads) beside wall-clock")
+        print("items      softmax  prefixes  wall s   CPU s  prefixes/s  items/prefix  peak MiB  | projected epoch (wall) for "
+            + projections.map { "\($0) prefixes" }.joined(separator: ", "))
+        for itemCount in Self.counts(items)! {
+            var random = RandomSource(seed: 7)
+            let logItems = log(Double(itemCount))
+            let sessions: [Session] = (0..<((prefixes + 4) / 5)).map { _ in
+                (0..<6).map { _ in Int32(min(itemCount, max(1, Int(exp(Double(random.uniform(0, 1)) * logItems))))) }
+            }
+            let examples = PrefixSet(sessions: sessions)
+            var rates: [Double] = []
+            for sampling in [nil, SampledSoftmax(negatives: sampledNegatives)] {
+                _ = ProcessMemory.resetPeak()
+                var trainer = try Trainer(configuration: configuration, itemCount: itemCount, seed: 1, threads: threads)
+                trainer.sampling = sampling
+                let start = Date()
+                let cpuStart = ProcessTime.cpuSeconds()
+                let summary = try trainer.trainEpoch(on: examples)
+                let elapsed = Date().timeIntervalSince(start)
+                let cpu = ProcessTime.cpuSeconds() - cpuStart
+                let rate = Double(summary.examples) / elapsed
+                rates.append(rate)
+                let t = trainer.timings
+                let projected = projections.map { Self.duration(Double($0) / rate) }.joined(separator: ", ")
+                let name = (sampling == nil ? "full" : "sampled").padding(toLength: 7, withPad: " ", startingAt: 0)
+                print(String(format: "%-9d  ", itemCount) + name + String(
+                    format: "  %8d  %6.1f  %6.1f  %10.0f  %12.0f  %8.0f  | ", summary.examples, elapsed, cpu, rate,
+                    Double(t.scoredColumns) / Double(max(1, t.scoredRows)), ProcessMemory.peakMiB()) + projected)
+                fflush(nil)
+            }
+            print(String(format: "  %d items: sampled / full prefixes/s = %.1fx", itemCount, rates[1] / rates[0]))
+            fflush(nil)
+        }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        if seconds < 120 { return String(format: "%.0f s", seconds) }
+        if seconds < 7_200 { return String(format: "%.1f min", seconds / 60) }
+        if seconds < 172_800 { return String(format: "%.1f h", seconds / 3_600) }
+        return String(format: "%.1f days", seconds / 86_400)
     }
 
     /// One epoch of each preset on the same training prefixes, side by side in one process.

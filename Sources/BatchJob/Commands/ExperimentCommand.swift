@@ -79,6 +79,12 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: "Keep only the first N test sessions (a quicker evaluation).")
     var testSessions: Int?
 
+    @Option(help: "Train with the sampled softmax (in-batch and popularity-sampled negatives with the logQ correction) when the catalogue has more items than this; 0: always.")
+    var sampledSoftmaxAbove = SampledSoftmax.defaultThreshold
+
+    @Option(help: "Popularity-sampled negatives per batch of the sampled softmax.")
+    var sampledNegatives = SampledSoftmax.defaultNegatives
+
     @Option(help: "Checkpoint file written after every epoch; if it exists, training resumes from it.")
     var checkpoint: String?
 
@@ -108,6 +114,7 @@ struct ExperimentCommand: ParsableCommand {
         }
         if let validationDays, validationDays < 1 { throw ValidationError("--validation-days must be at least 1 (got \(validationDays)).") }
         guard patience >= 1 else { throw ValidationError("--patience must be at least 1 (got \(patience)).") }
+        try TrainingOptions.validateSampling(above: sampledSoftmaxAbove, negatives: sampledNegatives)
     }
 
     func run() throws {
@@ -161,9 +168,15 @@ struct ExperimentCommand: ParsableCommand {
             + String(format: "read in %.1f s", Date().timeIntervalSince(started)))
 
         var trainer = try makeTrainer(configuration, itemCount: split.itemCount)
+        trainer.sampling = SampledSoftmax.forCatalogue(
+            itemCount: split.itemCount, threshold: sampledSoftmaxAbove, negatives: sampledNegatives)
         print("model: \(([config] + ablations).joined(separator: " -")), d \(configuration.hiddenSize), \(trainer.model.layout.totalCount) weights, "
             + "batch \(configuration.batchSize), seed \(trainer.seed), threads \(threads)")
         print("configuration: \(configuration.summary)")
+        print(trainer.sampling.map {
+            "training: sampled softmax (\(split.itemCount) items > --sampled-softmax-above \(sampledSoftmaxAbove)): the batch's targets "
+                + "and \($0.negatives) popularity-sampled items per batch, logQ-corrected"
+        } ?? "training: full softmax over all \(split.itemCount) items (--sampled-softmax-above \(sampledSoftmaxAbove))")
         print("the epoch is chosen, and training stops after \(patience) epoch(s) without progress, on validation MRR@20 (then P@20)"
             + (testCurve ? "; the test columns are for the record only, nothing is chosen by them" : ""))
         fflush(nil)
@@ -204,8 +217,9 @@ struct ExperimentCommand: ParsableCommand {
             let t = trainer.timings
             print(String(
                 format: "        phases (s, cumulative): batching %.1f  forward %.1f  scoring %.1f  loss %.1f  "
-                    + "scoring backward %.1f  backward %.1f  adam %.1f",
-                t.batching, t.sessionForward, t.scoring, t.loss, t.scoringBackward, t.sessionBackward, t.optimizer))
+                    + "scoring backward %.1f  backward %.1f  adam %.1f;  items scored per prefix %.0f",
+                t.batching, t.sessionForward, t.scoring, t.loss, t.scoringBackward, t.sessionBackward, t.optimizer,
+                Double(t.scoredColumns) / Double(max(1, t.scoredRows))))
             fflush(nil)
         }
         guard let chosen = selection.bestModel, let epoch = selection.bestEpoch, let checked = selection.bestResult else { return }

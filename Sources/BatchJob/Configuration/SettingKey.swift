@@ -1,3 +1,5 @@
+import DANSeR
+
 /// One setting that can come from the configuration file, an environment variable or a
 /// command-line flag (flags win, then the environment, then the file, then the built-in default).
 struct SettingKey: Sendable, Hashable, CustomStringConvertible {
@@ -107,6 +109,12 @@ extension SettingKey {
     static let seed = SettingKey(key: "training.seed", variable: "DANSER_SEED", flag: "--seed", builtIn: "1", kind: .integer,
         summary: "random seed of training")
 
+    static let sampledSoftmaxAbove = SettingKey(key: "training.sampled_softmax_above", variable: "DANSER_SAMPLED_SOFTMAX_ABOVE",
+        flag: "--sampled-softmax-above", builtIn: "\(SampledSoftmax.defaultThreshold)", kind: .integer,
+        summary: "train with the sampled softmax when the catalogue has more items than this (0: always)")
+    static let sampledNegatives = SettingKey(key: "training.sampled_negatives", variable: "DANSER_SAMPLED_NEGATIVES",
+        flag: "--sampled-negatives", builtIn: "\(SampledSoftmax.defaultNegatives)", kind: .integer,
+        summary: "popularity-sampled negatives per batch of the sampled softmax")
     static let historyDays = SettingKey(key: "training.history_days", variable: "DANSER_HISTORY_DAYS", flag: "--history-days",
         builtIn: "180", kind: .integer, summary: "days of clicks before as-of a night reads at most")
     static let contenders = SettingKey(key: "contest.contenders", variable: "DANSER_CONTENDERS", flag: "--contenders",
@@ -127,7 +135,7 @@ extension SettingKey {
         retryAttempts, retryDelay, retryMaxDelay,
         keepDays, keepModels,
         mode, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, evaluationDays,
-        minItemClicks, tolerance, seed, historyDays,
+        minItemClicks, tolerance, seed, sampledSoftmaxAbove, sampledNegatives, historyDays,
         contenders, knnMargin,
         maxAge,
     ]

@@ -23,6 +23,11 @@ struct NightlySettings: Sendable {
     var finetuneWindowDays = 7
     var seed: UInt64 = 1
     var threads = 2
+    /// Train with the sampled softmax when the catalogue has more items than this (default
+    /// `SampledSoftmax.defaultThreshold`; 0: always), drawing `sampledNegatives` popularity
+    /// negatives per batch (default `SampledSoftmax.defaultNegatives`).
+    var sampledSoftmaxAbove = SampledSoftmax.defaultThreshold
+    var sampledNegatives = SampledSoftmax.defaultNegatives
     /// The last `evaluationDays` days before as-of are held out for evaluation (default 1).
     var evaluationDays = 1
     /// Items with fewer clicks are left out of training (default 5, as in the benchmarks).

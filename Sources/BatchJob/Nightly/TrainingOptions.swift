@@ -39,6 +39,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Random seed of training.")
     var seed: UInt64 = Settings.current.value(.seed, or: 1)
 
+    @Option(help: "Train with the sampled softmax (in-batch and popularity-sampled negatives with the logQ correction) when the catalogue has more items than this; 0: always.")
+    var sampledSoftmaxAbove = Settings.current.value(.sampledSoftmaxAbove, or: SampledSoftmax.defaultThreshold)
+
+    @Option(help: "Popularity-sampled negatives per batch of the sampled softmax.")
+    var sampledNegatives = Settings.current.value(.sampledNegatives, or: SampledSoftmax.defaultNegatives)
+
     func validate() throws {
         guard ModelConfiguration.preset(named: config) != nil else { throw ValidationError("--config must be danser or srgnn (got '\(config)').") }
         guard (1...1_000).contains(epochs), (1...1_000).contains(finetuneEpochs) else { throw ValidationError("--epochs and --finetune-epochs must be between 1 and 1,000.") }
@@ -51,6 +57,17 @@ struct TrainingOptions: ParsableArguments {
         }
         if let validationDays = validationDays ?? Settings.current.optional(.validationDays), !(1...365).contains(validationDays) { throw ValidationError("--validation-days must be between 1 and 365.") }
         guard (1...1_000).contains(patience) else { throw ValidationError("--patience must be between 1 and 1,000.") }
+        try Self.validateSampling(above: sampledSoftmaxAbove, negatives: sampledNegatives)
+    }
+
+    /// The checks of `--sampled-softmax-above` and `--sampled-negatives` (shared with `experiment`).
+    static func validateSampling(above: Int, negatives: Int) throws {
+        guard above >= 0 else {
+            throw ValidationError("--sampled-softmax-above must be 0 (always sampled) or a number of items (got \(above)).")
+        }
+        guard (1...SampledSoftmax.maximumNegatives).contains(negatives) else {
+            throw ValidationError("--sampled-negatives must be between 1 and \(SampledSoftmax.maximumNegatives) (got \(negatives)).")
+        }
     }
 
     func apply(to settings: inout NightlySettings) {
@@ -66,6 +83,8 @@ struct TrainingOptions: ParsableArguments {
         settings.minItemClicks = minItemClicks
         settings.tolerance = tolerance
         settings.seed = seed
+        settings.sampledSoftmaxAbove = sampledSoftmaxAbove
+        settings.sampledNegatives = sampledNegatives
     }
 }
 

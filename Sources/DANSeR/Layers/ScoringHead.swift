@@ -273,7 +273,7 @@ struct ScoringHead: Sendable {
                 for (column, value) in cache.repeats[row] { grad[2] += g[column] * value }
             }
         }
-        var dScored: Matrix
+        let dScored: Matrix
         if sessionGradientOnly {
             dScored = withTable(table, p) { e in
                 ItemScorer.sessionGradient(logitGradient: dl, rows: b, table: e, itemCount: n, hidden: d, threads: threads)
@@ -287,16 +287,24 @@ struct ScoringHead: Sendable {
         } else {
             dScored = scorer.backward(sessions: cache.scored, logitGradient: dl, p, accumulate: true, threads: threads)
         }
+        return sessionGradient(scoredGradient: dScored, scored: cache.scored, sessionNorms: cache.sessionNorms)
+    }
+
+    /// dL/ds for the raw s from dL/d(scored), the gradient w.r.t. the vectors multiplied with
+    /// the table (`scoredSessions`): the same without NISER.
+    func sessionGradient(scoredGradient: Matrix, scored: Matrix, sessionNorms: [Float]) -> Matrix {
+        var dScored = scoredGradient
         guard normalizes else { return dScored }
+        let d = scored.cols
         // scored = sigma * s / |s|:  ds = sigma / |s| * (dScored - s^ (s^ . dScored)), s^ = scored / sigma.
-        for row in 0..<b {
+        for row in 0..<scored.rows {
             var inner: Float = 0
-            for col in 0..<d { inner += cache.scored.storage[row &* d &+ col] * dScored.storage[row &* d &+ col] }
+            for col in 0..<d { inner += scored.storage[row &* d &+ col] * dScored.storage[row &* d &+ col] }
             inner /= scale * scale
-            let factor = scale / cache.sessionNorms[row]
+            let factor = scale / sessionNorms[row]
             for col in 0..<d {
                 let i = row &* d &+ col
-                dScored.storage[i] = factor * (dScored.storage[i] - cache.scored.storage[i] * inner)
+                dScored.storage[i] = factor * (dScored.storage[i] - scored.storage[i] * inner)
             }
         }
         return dScored

@@ -46,6 +46,17 @@ extension SessionNetwork {
         return SplitPass(ranges: ranges, batches: batches, passes: passes.map { $0! }, sessions: sessions)
     }
 
+    /// The same with H0 looked up in `normalizedTable` (NISER) when there is one, else in the table.
+    func forward(
+        _ batch: SessionBatch, _ p: ParameterAccess, normalizedTable: ScoringHead.NormalizedTable?,
+        dropoutMask: [Float]?, threads: Int
+    ) -> SplitPass {
+        guard let normalizedTable else { return forward(batch, p, dropoutMask: dropoutMask, threads: threads) }
+        return normalizedTable.values.withUnsafeBufferPointer {
+            forward(batch, p, lookupTable: $0.baseAddress!, dropoutMask: dropoutMask, threads: threads)
+        }
+    }
+
     /// Accumulates the gradient of every weight but the embedding table from dL/ds (B x d) with
     /// the parts side by side: the first part into `p`'s gradients, the others into buffers of
     /// their own, added in part order afterwards (the same result on every run). Returns dL/dH0

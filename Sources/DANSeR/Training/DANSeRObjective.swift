@@ -39,11 +39,7 @@ struct DANSeRObjective {
         let n = network.scorer.itemCount
         let rows = batch.count
         var clock = PhaseTimings.now()
-        let split = table.map { t in
-            t.values.withUnsafeBufferPointer {
-                network.forward(batch, p, lookupTable: $0.baseAddress!, dropoutMask: dropoutMask, threads: threads)
-            }
-        } ?? network.forward(batch, p, dropoutMask: dropoutMask, threads: threads)
+        let split = network.forward(batch, p, normalizedTable: table, dropoutMask: dropoutMask, threads: threads)
         timings.sessionForward += PhaseTimings.lap(&clock)
         let cache = head.forward(
             split.sessions, batch: batch, p, table: table, into: logits, threads: threads, addsBehaviour: false)

@@ -13,7 +13,7 @@ extension Trainer {
         let rows = batch.count
         let n = model.itemCount
         if logits.count < rows * n { logits = [Float](repeating: 0, count: rows * n) }
-        var optimizer = self.optimizer
+        var optimizer = takeOptimizer()
         var timings = self.timings
         // A fresh stream per optimizer step: dropout masks and uniform negatives never repeat.
         var random = RandomSource(seed: seed, stream: 4, epoch: optimizer.step)
@@ -21,14 +21,8 @@ extension Trainer {
             nodes: batch.nodeCount, hidden: configuration.hiddenSize, rate: configuration.dropout, random: &random)
         let objective = DANSeRObjective(network: network, configuration: configuration, threads: threads)
         let slot = network.scorer.table
-        // Taken out of the trainer while it is written, so the writes never copy it.
         let current = normalizedStep == optimizer.step
-        var table: ScoringHead.NormalizedTable? = nil
-        if head.normalizes {
-            table = normalized ?? ScoringHead.NormalizedTable(
-                values: [Float](repeating: 0, count: slot.count), norms: [Float](repeating: 1, count: slot.rows))
-            normalized = nil
-        }
+        var table = takeNormalizedTable()
         let threads = threads
         var loss = 0.0
         model.parameters.withUnsafeMutableBufferPointer { values in
@@ -75,6 +69,8 @@ extension Trainer {
                     }
                     timings.optimizer += PhaseTimings.lap(&clock)
                     timings.scoredRows += rows
+                    timings.scoredColumns += rows * n
+                    timings.updatedTableRows += slot.rows
                 }
             }
         }
@@ -83,6 +79,23 @@ extension Trainer {
         normalized = table
         normalizedStep = optimizer.step
         return loss
+    }
+
+    /// The optimizer state, taken out of the trainer while a step writes it (the step puts it
+    /// back), so its moment buffers are written in place, never copied on write.
+    mutating func takeOptimizer() -> AdamState {
+        defer { optimizer = AdamState(parameterCount: 0) }
+        return optimizer
+    }
+
+    /// The kept normalized table under NISER (a zero one the first time), taken out of the
+    /// trainer while a step writes it, so the writes never copy it; nil without NISER.
+    mutating func takeNormalizedTable() -> ScoringHead.NormalizedTable? {
+        guard model.network.head.normalizes else { return nil }
+        let slot = model.network.scorer.table
+        defer { normalized = nil }
+        return normalized ?? ScoringHead.NormalizedTable(
+            values: [Float](repeating: 0, count: slot.count), norms: [Float](repeating: 1, count: slot.rows))
     }
 }
 

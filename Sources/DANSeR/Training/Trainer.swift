@@ -34,6 +34,12 @@ public struct Trainer: Sendable {
     /// Seconds spent in each phase of training so far (for benchmarks and progress reports).
     public internal(set) var timings = PhaseTimings()
 
+    /// The sampled softmax (`SampledSoftmax`) instead of the full one; nil (the default): every
+    /// item is scored for every prefix. Not stored with a checkpoint: set it after restoring.
+    public var sampling: SampledSoftmax?
+    /// The sampled softmax's proposal for the epoch being trained.
+    var proposal: CandidateProposal?
+
     var gradients: [Float]
     var logits: [Float] = []
     /// DANSeR's step keeps the normalized table (NISER) between steps; it is that of the
@@ -83,6 +89,10 @@ public struct Trainer: Sendable {
         if model.needsBehaviourStatistics {
             try model.setBehaviourStatistics(BehaviourStatistics(training: examples.sessions, itemCount: model.itemCount))
         }
+        if let sampling {
+            try sampling.validate()
+            proposal = CandidateProposal(examples: examples, itemCount: model.itemCount, exponent: sampling.exponent)
+        }
         let rate = learningRate(epoch: epoch)
         let order = order(epoch: epoch, count: examples.count)
         let batchCount = (order.count + c.batchSize - 1) / c.batchSize
@@ -117,6 +127,9 @@ public struct Trainer: Sendable {
 
     /// One optimizer step on one batch; returns the summed loss of the batch.
     mutating func step(_ batch: SessionBatch, learningRate: Float) -> Double {
+        if let sampling, let proposal {
+            return sampledStep(batch, learningRate: learningRate, sampling: sampling, proposal: proposal)
+        }
         if !model.configuration.usesFusedScoring { return danserStep(batch, learningRate: learningRate) }
         let network = model.network
         let itemCount = model.itemCount
@@ -125,7 +138,7 @@ public struct Trainer: Sendable {
         let l2 = model.configuration.l2
         let threads = threads
         var loss = 0.0
-        var optimizer = self.optimizer
+        var optimizer = takeOptimizer()
         var timings = self.timings
         model.parameters.withUnsafeMutableBufferPointer { values in
             gradients.withUnsafeMutableBufferPointer { grads in
@@ -165,6 +178,8 @@ public struct Trainer: Sendable {
                     }
                     timings.optimizer += PhaseTimings.lap(&clock)
                     timings.scoredRows += rows
+                    timings.scoredColumns += rows * itemCount
+                    timings.updatedTableRows += itemCount + 1
                 }
             }
         }
@@ -187,6 +202,11 @@ public struct PhaseTimings: Sendable {
     public var optimizer = 0.0
     /// Session rows scored so far (the m of the scoring products).
     public var scoredRows = 0
+    /// (row, item) scores computed so far: N per row with the full softmax, the batch's
+    /// candidates per row with the sampled one.
+    public var scoredColumns = 0
+    /// Rows of the embedding table updated so far (every row each step with the full softmax).
+    public var updatedTableRows = 0
 
     public init() {}
 

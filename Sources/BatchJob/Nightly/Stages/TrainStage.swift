@@ -42,6 +42,8 @@ struct TrainStage: Stage {
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
         }
+        let sampling = SampledSoftmax.forCatalogue(
+            itemCount: data.split.itemCount, threshold: settings.sampledSoftmaxAbove, negatives: settings.sampledNegatives)
         let warmStart = trainer.model
         var resumed = false
         if settings.discardCheckpoint {
@@ -70,6 +72,12 @@ struct TrainStage: Stage {
         }
         let examples = PrefixSet(sessions: fit)
         let validation = PrefixSet(sessions: held)
+        trainer.sampling = sampling
+        if let sampling {
+            context.summary.notes.append(
+                "Sampled softmax: \(data.split.itemCount) items is more than --sampled-softmax-above \(settings.sampledSoftmaxAbove); "
+                    + "each batch scores its own targets and \(sampling.negatives) popularity-sampled items, with the logQ correction.")
+        }
         context.summary.counts["training_prefixes"] = examples.count
         context.summary.counts["validation_prefixes"] = validation.count
         context.summary.counts["evaluation_prefixes"] = PrefixSet(sessions: data.split.test).count
@@ -137,7 +145,8 @@ struct TrainStage: Stage {
             "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.finetuneWindowDays)",
             "\(settings.finetuneRateScale)", "\(data.split.itemCount)", "\(data.training.count)", "base \(data.base.map { String($0.version) } ?? "none")",
             "\(settings.validationWindow)", "\(settings.patience)",
-        ]
+        ] + (SampledSoftmax.forCatalogue(itemCount: data.split.itemCount, threshold: settings.sampledSoftmaxAbove, negatives: settings.sampledNegatives)
+            .map { ["sampled \($0.negatives)"] } ?? [])
         return String(ShardSpec.hash(parts.joined(separator: "|")), radix: 16)
     }
 }
