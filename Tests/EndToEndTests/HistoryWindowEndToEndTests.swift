@@ -26,6 +26,15 @@ import Testing
             """)
     }
 
+    /// A fresh, migrated database holding `longSource`.
+    static func longSourceDatabase() throws -> (ConnectionConfiguration, Connection) {
+        let database = try Harness.makeDatabase()
+        #expect(try Harness.run(["migrate"], database: database).status == 0)
+        let connection = try Connection(database)
+        try longSource(connection)
+        return (database, connection)
+    }
+
     /// The ingest stage's ledger record of the night of `asOf`.
     static func ingestRecord(_ connection: Connection, asOf: String) throws -> [String: Any] {
         try stageRecord(connection, "ingest", asOf: asOf)
@@ -124,10 +133,7 @@ import Testing
     /// the N most recent, its validation window carved from them, and the prepare stage's result
     /// says how many there were.
     @Test func aNightTrainsOnAtMostTheCappedSessions() throws {
-        let database = try Harness.makeDatabase()
-        #expect(try Harness.run(["migrate"], database: database).status == 0)
-        let connection = try Connection(database)
-        try Self.longSource(connection)
+        let (database, connection) = try Self.longSourceDatabase()
         let run = try Nightly.nightly(
             "2025-06-01",
             ["--source-table", "public.long_clicks", "--history-days", "30", "--skip-score", "--min-item-clicks", "1", "--mode", "retrain",
@@ -144,6 +150,8 @@ import Testing
         let prepare = try Self.stageRecord(connection, "prepare", asOf: "2025-06-01")
         #expect(prepare["training_sessions"] as? Int == 100, "\(prepare)")
         #expect(prepare["training_sessions_capped_from"] as? Int == sessions, "\(prepare)")
+        // 12 items, under --sampled-softmax-above: the full softmax.
+        #expect(try Self.stageRecord(connection, "train", asOf: "2025-06-01")["softmax"] as? String == "full")
         // The candidate fitted and validated on the 100 kept sessions, 3 prefixes each (the most
         // recent 100 all have four clicks).
         let counts = try connection.query("""
