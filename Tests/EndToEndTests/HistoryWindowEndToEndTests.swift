@@ -26,11 +26,25 @@ import Testing
             """)
     }
 
+    /// A fresh, migrated database holding `longSource`.
+    static func longSourceDatabase() throws -> (ConnectionConfiguration, Connection) {
+        let database = try Harness.makeDatabase()
+        #expect(try Harness.run(["migrate"], database: database).status == 0)
+        let connection = try Connection(database)
+        try longSource(connection)
+        return (database, connection)
+    }
+
     /// The ingest stage's ledger record of the night of `asOf`.
     static func ingestRecord(_ connection: Connection, asOf: String) throws -> [String: Any] {
+        try stageRecord(connection, "ingest", asOf: asOf)
+    }
+
+    /// The ledger record of `stage` in the succeeded night of `asOf`.
+    static func stageRecord(_ connection: Connection, _ stage: String, asOf: String) throws -> [String: Any] {
         let text = try connection.query(
-            "SELECT (stage_results -> 'ingest')::text FROM danser.runs WHERE command = 'nightly' AND as_of = $1::date AND status = 'succeeded'",
-            [.text(asOf)]
+            "SELECT (stage_results -> $1)::text FROM danser.runs WHERE command = 'nightly' AND as_of = $2::date AND status = 'succeeded'",
+            [.text(stage), .text(asOf)]
         ).scalar()?.stringValue ?? "{}"
         return try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
     }
@@ -113,6 +127,51 @@ import Testing
             SELECT count(*) FROM public.long_clicks WHERE event_time >= '2025-05-02 00:00:00+00' AND event_time < '2025-06-02 00:00:00+00'
             """)
         #expect(prepare["widened_rows_read"] as? Int == read, "\(prepare)")
+    }
+
+    /// `--max-training-sessions N`: a night whose window holds more training sessions trains on
+    /// the N most recent, its validation window carved from them, and the prepare stage's result
+    /// says how many there were.
+    @Test func aNightTrainsOnAtMostTheCappedSessions() throws {
+        let (database, connection) = try Self.longSourceDatabase()
+        let run = try Nightly.nightly(
+            "2025-06-01",
+            ["--source-table", "public.long_clicks", "--history-days", "30", "--skip-score", "--min-item-clicks", "1", "--mode", "retrain",
+             "--max-training-sessions", "100"],
+            database: database)
+        #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+        #expect(run.stderr.contains("training sessions capped"), "\(run.stderr.suffix(2000))")
+        // The window's training sessions: those ending from its start to the evaluation day (2025-05-31).
+        let sessions = try Self.count(connection, """
+            SELECT count(*) FROM (SELECT session_id FROM public.long_clicks GROUP BY session_id
+              HAVING max(event_time) >= '2025-05-02 00:00:00+00' AND max(event_time) < '2025-05-31 00:00:00+00') s
+            """)
+        #expect(sessions == 29 * 8 + 1)
+        let prepare = try Self.stageRecord(connection, "prepare", asOf: "2025-06-01")
+        #expect(prepare["training_sessions"] as? Int == 100, "\(prepare)")
+        #expect(prepare["training_sessions_capped_from"] as? Int == sessions, "\(prepare)")
+        // 12 items, under --sampled-softmax-above: the full softmax.
+        #expect(try Self.stageRecord(connection, "train", asOf: "2025-06-01")["softmax"] as? String == "full")
+        // The candidate fitted and validated on the 100 kept sessions, 3 prefixes each (the most
+        // recent 100 all have four clicks).
+        let counts = try connection.query("""
+            SELECT (row_counts ->> 'training_prefixes')::bigint + (row_counts ->> 'validation_prefixes')::bigint
+            FROM danser.runs WHERE command = 'nightly' AND as_of = '2025-06-01' AND status = 'succeeded'
+            """).scalar()?.int64Value
+        #expect(counts == 300)
+    }
+
+    /// A cap of zero or less is refused: exit 64 on the command line, 78 naming where it came
+    /// from when it was the configuration file or the environment.
+    @Test func aCapOfNoSessionsIsRefusedWhereverItComesFrom() throws {
+        let night = ["nightly", "--as-of", "2025-06-01", "--log-format", "text"]
+        let flag = try Harness.run(night + ["--max-training-sessions", "0"], database: nil)
+        #expect(flag.status == 64 && flag.stderr.contains("--max-training-sessions"), "\(flag.stderr)")
+        let variable = try Harness.run(night, database: nil, environment: ["DANSER_MAX_TRAINING_SESSIONS": "-5"])
+        #expect(variable.status == 78 && variable.stderr.contains("env DANSER_MAX_TRAINING_SESSIONS"), "\(variable.stderr)")
+        let file = try Harness.temporaryFile(Array("[training]\nmax_sessions = 0\n".utf8), suffix: ".toml")
+        let configured = try Harness.run(night, database: nil, environment: ["DANSER_CONFIG": file])
+        #expect(configured.status == 78 && configured.stderr.contains("file \(file):2"), "\(configured.stderr)")
     }
 
     /// A window too short for what the night needs is refused with the option to change.

@@ -188,6 +188,26 @@ import Testing
         #expect(try Harness.run(["score", "--shard", "3/3"], database: database).status == 64)
     }
 
+    /// `--sampled-softmax-above 0`: the night trains with the sampled softmax however small the
+    /// catalogue, publishes its day, and the train stage's result says which softmax it used.
+    @Test func aNightTrainedWithTheSampledSoftmaxIsPublished() throws {
+        let (database, connection) = try HistoryWindowEndToEndTests.longSourceDatabase()
+        let run = try Self.nightly(
+            "2025-06-01",
+            ["--source-table", "public.long_clicks", "--history-days", "30", "--min-item-clicks", "1", "--mode", "retrain", "--top-k", "5",
+             "--sampled-softmax-above", "0", "--sampled-negatives", "4"],
+            database: database)
+        #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+        let train = try HistoryWindowEndToEndTests.stageRecord(connection, "train", asOf: "2025-06-01")
+        #expect(train["trained"] as? Bool == true, "\(train)")
+        #expect(train["softmax"] as? String == "sampled (4 negatives)", "\(train)")
+        // The day is published: the eight sessions of 2025-05-31, five items each, by the night's model.
+        let day = try connection.query("SELECT min(as_of)::text, count(DISTINCT session_id), count(*), min(model_version) FROM bi.recommendations_current").rows()
+        let model = try connection.query("SELECT model_version FROM danser.models").scalar()?.int64Value
+        #expect(day.first?[0].stringValue == "2025-06-01" && day.first?[1].int64Value == 8 && day.first?[2].int64Value == 40, "\(day)")
+        #expect(model != nil && day.first?[3].int64Value == model, "\(day) \(String(describing: model))")
+    }
+
     /// Polls until `sql` returns a count above zero (at most two minutes).
     static func waitFor(_ database: ConnectionConfiguration, _ sql: String, timeout: Double = 120) throws {
         let connection = try Connection(database)

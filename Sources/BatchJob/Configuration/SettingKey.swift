@@ -115,6 +115,9 @@ extension SettingKey {
     static let sampledNegatives = SettingKey(key: "training.sampled_negatives", variable: "DANSER_SAMPLED_NEGATIVES",
         flag: "--sampled-negatives", builtIn: "\(SampledSoftmax.defaultNegatives)", kind: .integer,
         summary: "popularity-sampled negatives per batch of the sampled softmax")
+    static let maxTrainingSessions = SettingKey(key: "training.max_sessions", variable: "DANSER_MAX_TRAINING_SESSIONS",
+        flag: "--max-training-sessions", builtIn: "\(TrainingSessionCap.defaultLimit)", kind: .integer,
+        summary: "most training sessions a night keeps, the most recent")
     static let historyDays = SettingKey(key: "training.history_days", variable: "DANSER_HISTORY_DAYS", flag: "--history-days",
         builtIn: "180", kind: .integer, summary: "days of clicks before as-of a night reads at most")
     static let contenders = SettingKey(key: "contest.contenders", variable: "DANSER_CONTENDERS", flag: "--contenders",
@@ -135,7 +138,7 @@ extension SettingKey {
         retryAttempts, retryDelay, retryMaxDelay,
         keepDays, keepModels,
         mode, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, evaluationDays,
-        minItemClicks, tolerance, seed, sampledSoftmaxAbove, sampledNegatives, historyDays,
+        minItemClicks, tolerance, seed, sampledSoftmaxAbove, sampledNegatives, maxTrainingSessions, historyDays,
         contenders, knnMargin,
         maxAge,
     ]

@@ -28,6 +28,9 @@ struct NightlySettings: Sendable {
     /// negatives per batch (default `SampledSoftmax.defaultNegatives`).
     var sampledSoftmaxAbove = SampledSoftmax.defaultThreshold
     var sampledNegatives = SampledSoftmax.defaultNegatives
+    /// A night trains on at most this many sessions, the most recent by last click (default
+    /// `TrainingSessionCap.defaultLimit`); the validation window is carved from those it keeps.
+    var maxTrainingSessions = TrainingSessionCap.defaultLimit
     /// The last `evaluationDays` days before as-of are held out for evaluation (default 1).
     var evaluationDays = 1
     /// Items with fewer clicks are left out of training (default 5, as in the benchmarks).

@@ -45,6 +45,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Popularity-sampled negatives per batch of the sampled softmax.")
     var sampledNegatives = Settings.current.value(.sampledNegatives, or: SampledSoftmax.defaultNegatives)
 
+    @Option(help: "Train on at most this many sessions, the most recent by last click (the validation window is carved from them).")
+    var maxTrainingSessions = Settings.current.value(.maxTrainingSessions, or: TrainingSessionCap.defaultLimit)
+
     func validate() throws {
         guard ModelConfiguration.preset(named: config) != nil else { throw ValidationError("--config must be danser or srgnn (got '\(config)').") }
         guard (1...1_000).contains(epochs), (1...1_000).contains(finetuneEpochs) else { throw ValidationError("--epochs and --finetune-epochs must be between 1 and 1,000.") }
@@ -58,6 +61,9 @@ struct TrainingOptions: ParsableArguments {
         if let validationDays = validationDays ?? Settings.current.optional(.validationDays), !(1...365).contains(validationDays) { throw ValidationError("--validation-days must be between 1 and 365.") }
         guard (1...1_000).contains(patience) else { throw ValidationError("--patience must be between 1 and 1,000.") }
         try Self.validateSampling(above: sampledSoftmaxAbove, negatives: sampledNegatives)
+        guard maxTrainingSessions >= 1 else {
+            throw ValidationError("--max-training-sessions must be a number of sessions, 1 or more (got \(maxTrainingSessions)).")
+        }
     }
 
     /// The checks of `--sampled-softmax-above` and `--sampled-negatives` (shared with `experiment`).
@@ -85,6 +91,7 @@ struct TrainingOptions: ParsableArguments {
         settings.seed = seed
         settings.sampledSoftmaxAbove = sampledSoftmaxAbove
         settings.sampledNegatives = sampledNegatives
+        settings.maxTrainingSessions = maxTrainingSessions
     }
 }
 

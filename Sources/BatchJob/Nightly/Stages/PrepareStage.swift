@@ -21,6 +21,7 @@ struct PrepareStage: Stage {
                 record["mode_reason"] = data.modeReason
                 record["items"] = data.split.itemCount
                 record["training_sessions"] = data.training.count
+                if let before = data.trainingSessionsBeforeCap { record["training_sessions_capped_from"] = before }
                 record["evaluation_sessions"] = data.split.test.count
             } else {
                 record["training"] = "skipped: too little data"
@@ -101,6 +102,20 @@ struct PrepareStage: Stage {
                 trainingEndTimes = full.trainingEndTimes
             }
         }
+        // A bound on the night's training work: only the most recent sessions, for the candidate and
+        // for the contenders and baselines (which fit on the split's), the validation window carved
+        // from them later.
+        let cap = TrainingSessionCap(limit: settings.maxTrainingSessions)
+        let cappedFrom = cap.apply(to: &training, endTimes: &trainingEndTimes)
+        let splitCappedFrom = cap.apply(to: &full.training, endTimes: &full.trainingEndTimes)
+        var capped = cappedFrom.map { [(before: $0, what: "training sessions")] } ?? []
+        if mode == .finetune, let before = splitCappedFrom { capped.append((before, "sessions the contenders and baselines fit on")) }
+        for (before, what) in capped {
+            context.logger.info("training sessions capped", metadata: [
+                "kept": "\(cap.limit)", "sessions": "\(before)", "of": "\(what)", "max_training_sessions": "\(cap.limit)",
+            ])
+            context.summary.notes.append("Kept the \(cap.limit) most recent of \(before) \(what) (--max-training-sessions \(cap.limit)).")
+        }
         context.logger.info("training mode", metadata: ["mode": "\(mode.rawValue)", "reason": "\(reason)"])
         context.summary.mode = mode.rawValue
         context.summary.notes.append("Mode \(mode.rawValue): \(reason).")
@@ -120,8 +135,8 @@ struct PrepareStage: Stage {
         let trainedThrough = ingested.clickTime.lazy.filter { [start = settings.evaluationStartMicros] in $0 < start }.max() ?? settings.evaluationStartMicros
         return Output(
             data: PreparedData(
-                split: full, training: training, trainingEndTimes: trainingEndTimes, mode: mode, modeReason: reason, base: base.record,
-                trainedThroughMicros: trainedThrough),
+                split: full, training: training, trainingEndTimes: trainingEndTimes, trainingSessionsBeforeCap: cappedFrom, mode: mode,
+                modeReason: reason, base: base.record, trainedThroughMicros: trainedThrough),
             base: base, widened: widened)
     }
 
@@ -140,6 +155,9 @@ struct PreparedData {
     var training: [Session]
     /// Time of each training session's last click, parallel to `training` (for the validation split).
     var trainingEndTimes: [Int64]
+    /// How many training sessions there were before `--max-training-sessions` dropped the oldest
+    /// (nil when it dropped none).
+    var trainingSessionsBeforeCap: Int?
     var mode: TrainingMode
     var modeReason: String
     /// The model a fine-tune starts from and the candidate is compared with (see `BaseModel`).

@@ -14,7 +14,11 @@ struct TrainStage: Stage {
 
         var ledgerRecord: [String: Any] {
             switch self {
-            case .trained(let model): return ["trained": true, "epochs": model.epochs, "fingerprint": model.fingerprint, "parent": model.parent.map { Int($0) } ?? NSNull()]
+            case .trained(let model):
+                return [
+                    "trained": true, "epochs": model.epochs, "fingerprint": model.fingerprint, "parent": model.parent.map { Int($0) } ?? NSNull(),
+                    "softmax": model.trainer.sampling.map { "sampled (\($0.negatives) negatives)" } ?? "full",
+                ]
             case .reused(let record): return ["trained": false, "reused_model": Int(record.version), "status": record.status.rawValue]
             }
         }
