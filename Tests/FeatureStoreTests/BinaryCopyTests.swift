@@ -126,4 +126,35 @@ import Testing
         }
         #expect(try connection.query("SELECT 1").scalar() == .int32(1))
     }
+
+    /// Buffers are sent by a thread of their own while the rows are made: a server error in the
+    /// middle of a long stream still comes back as the server's error, nothing is stored, and
+    /// the connection is usable afterwards (the sending thread has let go of it).
+    @Test func serverErrorMidStreamIsReportedAndTheConnectionStaysUsable() throws {
+        let connection = try Connection(try TestDatabase.makeDatabase())
+        try connection.query("CREATE TABLE c (id int8 CHECK (id < 200000), label text)")
+        do {
+            try connection.copyIn("COPY c FROM STDIN (FORMAT binary)", flushThreshold: 16 * 1024) { writer in
+                for i in 0..<400_000 {
+                    try writer.beginRow(fieldCount: 2)
+                    writer.appendInt64(Int64(i))
+                    writer.appendText("row-\(i)")
+                }
+            }
+            Issue.record("rows breaking the CHECK constraint were accepted")
+        } catch let error as FeatureStoreError {
+            #expect(error.sqlState == "23514")
+        }
+        #expect(try connection.query("SELECT count(*) FROM c").scalar() == .int64(0))
+        // The same connection streams again, many buffers, every row stored in order.
+        let stored = try connection.copyIn("COPY c FROM STDIN (FORMAT binary)", flushThreshold: 16 * 1024) { writer in
+            for i in 0..<150_000 {
+                try writer.beginRow(fieldCount: 2)
+                writer.appendInt64(Int64(i))
+                writer.appendText("row-\(i)")
+            }
+        }
+        #expect(stored == 150_000)
+        #expect(try connection.query("SELECT count(*) FILTER (WHERE label = 'row-' || id) FROM c").scalar() == .int64(150_000))
+    }
 }

@@ -2,19 +2,21 @@ internal import CPostgres
 
 extension Connection {
     /// Streams rows into `COPY ... FROM STDIN (FORMAT binary)`. `produce` writes the rows; if
-    /// it throws, the COPY is aborted (nothing is stored) and its error rethrown.
+    /// it throws, the COPY is aborted (nothing is stored) and its error rethrown. Each filled
+    /// buffer is sent by a thread of its own (`CopySender`) while `produce` runs on.
     /// Returns the rows the server stored.
     @discardableResult
     public func copyIn(_ sql: String, flushThreshold: Int = 1 << 20, _ produce: (inout BinaryCopyWriter) throws -> Void) throws -> Int {
         _ = try check(PQexec(handle, sql), statement: sql)
-        var writer = BinaryCopyWriter(flushThreshold: flushThreshold) { [handle] bytes in
-            let sent = PQputCopyData(handle, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
-            if sent != 1 { throw FeatureStoreError(.copyFailed, "sending COPY data failed") }
-        }
+        // Filled buffers are sent from a thread of their own while `produce` makes the next rows.
+        let sender = CopySender(handle: handle, slotBytes: flushThreshold + 4096)
+        var writer = BinaryCopyWriter(flushThreshold: flushThreshold) { bytes in try sender.send(bytes) }
         do {
             try produce(&writer)
             try writer.finish()
+            try sender.finish()
         } catch {
+            try? sender.finish()  // the connection is this thread's again only once the sender is done
             PQputCopyEnd(handle, "aborted by the client")
             // The server's own error (with its SQLSTATE) when it is why sending failed.
             let serverError = drainResults(statement: sql)
