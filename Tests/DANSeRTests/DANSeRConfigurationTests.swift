@@ -70,7 +70,8 @@ import Testing
         c.usesRepeatTerm = false; c.usesAdaptiveNegatives = true; c.negativeCandidates = 50
         c.negativeMargin = 2; c.negativeLossWeight = 0.25; c.usesUniformNegatives = true; c.dropout = 0.2
         c.learningRate = 5e-4; c.l2 = 1e-4; c.decayStep = 2; c.decayRate = 0.5; c.batchSize = 64
-        c.maxSessionLength = 50
+        c.maxSessionLength = 50; c.usesHighwayGate = true; c.usesReversedPositions = true
+        c.labelSmoothing = 0.1; c.negativeRampEpochs = 2
         let defaults = Mirror(reflecting: ModelConfiguration()).children.map { String(describing: $0.value) }
         for (field, value) in zip(Mirror(reflecting: c).children, defaults) {
             #expect(String(describing: field.value) != value, "\(field.label ?? "?") is still its default")

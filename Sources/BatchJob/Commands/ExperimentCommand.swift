@@ -46,6 +46,9 @@ struct ExperimentCommand: ParsableCommand {
 
     static let ablationNames = Ablation.allCases.map(\.rawValue).joined(separator: ", ")
 
+    @OptionGroup(title: "Levers for the validation ablations (off by default)")
+    var levers: ModelLeverOptions
+
     @Option(help: "Most epochs to train (counted from the start, including epochs restored from --checkpoint).")
     var epochs = 10
 
@@ -122,6 +125,7 @@ struct ExperimentCommand: ParsableCommand {
         if let kind = ContenderKind(rawValue: config) { return try runContender(kind) }
         var configuration = ModelConfiguration.preset(named: config)!
         for name in ablations { configuration = Ablation(rawValue: name)!.applied(to: configuration) }
+        configuration = levers.applied(to: configuration)
         if let batchSize { configuration.batchSize = batchSize }
         if let maxSessionLength { configuration.maxSessionLength = maxSessionLength }
         do {
@@ -170,7 +174,7 @@ struct ExperimentCommand: ParsableCommand {
         var trainer = try makeTrainer(configuration, itemCount: split.itemCount)
         trainer.sampling = SampledSoftmax.forCatalogue(
             itemCount: split.itemCount, threshold: sampledSoftmaxAbove, negatives: sampledNegatives)
-        print("model: \(([config] + ablations).joined(separator: " -")), d \(configuration.hiddenSize), \(trainer.model.layout.totalCount) weights, "
+        print("model: \(([config] + ablations).joined(separator: " -") + levers.names.map { " +" + $0 }.joined()), d \(configuration.hiddenSize), \(trainer.model.layout.totalCount) weights, "
             + "batch \(configuration.batchSize), seed \(trainer.seed), threads \(threads)")
         print("configuration: \(configuration.summary)")
         print(trainer.sampling.map {

@@ -4,12 +4,16 @@ internal import Foundation
 ///   u = X[last],  e_t = q . sigmoid(W1 u + b1 + W2 X_t + b2),  g = sum_t alpha_t X_t,
 ///   s = W3 [g ; u] + b3,
 /// with alpha = e (SR-GNN, `softmax` false) or alpha = the session's masked softmax of e (DANSeR).
+/// With `positions` (reversed position embeddings, GCE-GNN / SGNN-HN) the energies read
+/// W2 (X_t + P[T - t]) instead, P's row 0 being the last click; g still sums X_t.
 struct AttentionReadout: Sendable {
     let last: Linear  // W1, d -> d
     let item: Linear  // W2, d -> d
     let query: ParameterSlot  // q, 1 x d
     let transform: Linear  // W3, 2d -> d
     var softmax = false
+    /// P, maxLength x d; nil: no position embeddings.
+    var positions: ParameterSlot? = nil
 
     struct Cache {
         var positions: Matrix  // X, P x d
@@ -17,6 +21,22 @@ struct AttentionReadout: Sendable {
         var gates: Matrix  // sigmoid(...), P x d
         var weights: [Float]  // alpha, P
         var concatenated: Matrix  // [g ; u], B x 2d
+        var keys: Matrix?  // X + P, P x d (with positions only)
+    }
+
+    /// X_t + P[T - t] for every position (the row of P counts back from the session's last click).
+    private func keys(_ x: Matrix, graph: SessionBatch, positions: ParameterSlot, _ p: ParameterAccess) -> Matrix {
+        let d = x.cols
+        let table = p.value(positions)
+        var keys = x
+        for s in 0..<graph.count {
+            let last = graph.lastPosition(s)
+            for position in Int(graph.positionStart[s])..<(last + 1) {
+                let row = table + min(last - position, positions.rows - 1) &* d
+                for col in 0..<d { keys.storage[position &* d &+ col] += row[col] }
+            }
+        }
+        return keys
     }
 
     func forward(_ x: Matrix, graph: SessionBatch, _ p: ParameterAccess) -> (output: Matrix, cache: Cache) {
@@ -28,7 +48,8 @@ struct AttentionReadout: Sendable {
             for col in 0..<d { u.storage[s &* d &+ col] = x.storage[src &+ col] }
         }
         let q1 = last(u, p)
-        var gates = item(x, p)
+        let keys = positions.map { self.keys(x, graph: graph, positions: $0, p) }
+        var gates = item(keys ?? x, p)
         let q = p.value(query)
         var weights = [Float](repeating: 0, count: x.rows)
         var cat = Matrix(rows: b, cols: 2 * d)
@@ -64,7 +85,7 @@ struct AttentionReadout: Sendable {
             for col in 0..<d { cat.storage[s &* 2 &* d &+ d &+ col] = u.storage[s &* d &+ col] }
         }
         let out = transform(cat, p)
-        return (out, Cache(positions: x, lastStates: u, gates: gates, weights: weights, concatenated: cat))
+        return (out, Cache(positions: x, lastStates: u, gates: gates, weights: weights, concatenated: cat, keys: keys))
     }
 
     /// Accumulates parameter gradients and returns dL/dX.
@@ -115,7 +136,17 @@ struct AttentionReadout: Sendable {
                 dq1.storage[s &* d &+ col] += g
             }
         }
-        let dxFromItem = item.backward(input: x, outputGradient: dPre, p)!
+        let dxFromItem = item.backward(input: cache.keys ?? x, outputGradient: dPre, p)!
+        if let positions {
+            let dp = p.gradient(positions)
+            for s in 0..<b {
+                let last = graph.lastPosition(s)
+                for position in Int(graph.positionStart[s])..<(last + 1) {
+                    let row = dp + min(last - position, positions.rows - 1) &* d
+                    for col in 0..<d { row[col] += dxFromItem.storage[position &* d &+ col] }
+                }
+            }
+        }
         let duFromLast = last.backward(input: cache.lastStates, outputGradient: dq1, p)!
         for i in 0..<dx.storage.count { dx.storage[i] += dxFromItem.storage[i] }
         for s in 0..<b {

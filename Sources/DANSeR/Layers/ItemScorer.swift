@@ -129,4 +129,24 @@ enum SoftmaxCrossEntropy {
         p[target] -= scale
         return Double(logf(sum) + shift - targetLogit)
     }
+
+    /// The same with label smoothing `epsilon`: the target distribution is (1 - epsilon)
+    /// onehot(target) + epsilon / columns, the loss -sum_j q_j log p_j and the gradient
+    /// (softmax - q) * scale. Epsilon 0 is exactly the plain row.
+    static func lossAndGradient(
+        row p: UnsafeMutablePointer<Float>, columns: Int, target: Int, scale: Float, smoothing epsilon: Float
+    ) -> Double {
+        guard epsilon > 0 else { return lossAndGradient(row: p, columns: columns, target: target, scale: scale) }
+        let targetLogit = p[target]
+        var total = 0.0
+        for column in 0..<columns { total += Double(p[column]) }
+        let shift = VectorMath.maximum(p, count: columns)
+        let sum = VectorMath.expSubtractingInPlace(p, count: columns, shift: shift)
+        VectorMath.scale(p, count: columns, by: scale / sum)
+        let uniform = scale * epsilon / Float(columns)
+        for column in 0..<columns { p[column] -= uniform }
+        p[target] -= scale * (1 - epsilon)
+        let e = Double(epsilon)
+        return Double(logf(sum) + shift) - (1 - e) * Double(targetLogit) - e * total / Double(columns)
+    }
 }

@@ -54,6 +54,19 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
     public var batchSize: Int = 100
     /// Longer sessions keep only their most recent clicks. Default 200.
     public var maxSessionLength: Int = 200
+    /// Highway gate between H0 and H_K (SGNN-HN): g = sigmoid([H0 ; H_K] W_g + b_g),
+    /// g * H0 + (1 - g) * H_K is read in place of H_K. Off in both presets.
+    public var usesHighwayGate: Bool = false
+    /// Reversed position embeddings in attention 1 (GCE-GNN, SGNN-HN): a learned
+    /// `maxSessionLength` x d table, row 0 for the last click, added to X_k[t] in the energies'
+    /// key path only. Off in both presets.
+    public var usesReversedPositions: Bool = false
+    /// Label smoothing epsilon of the full-softmax cross-entropy: the target distribution is
+    /// (1 - epsilon) onehot + epsilon / N. Default 0 (off).
+    public var labelSmoothing: Float = 0
+    /// SANS ramp-up: lambda rises linearly from 0 to `negativeLossWeight` over the first R
+    /// epochs, step by step. Default 0 (off: the full weight from the first step).
+    public var negativeRampEpochs: Int = 0
 
     public init() {}
 
@@ -86,7 +99,14 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
     /// scores and cross-entropy alone (the propagation and attention switches do not matter).
     var usesFusedScoring: Bool {
         !normalizesVectors && !usesBehaviourNormalization && !usesAdaptiveNegatives && !usesUniformNegatives
-            && dropout == 0
+            && dropout == 0 && labelSmoothing == 0
+    }
+
+    /// The SANS weight lambda after `progress` epochs of training (fractional within an epoch):
+    /// rising linearly from 0 over the first `negativeRampEpochs`, then `negativeLossWeight`.
+    func negativeLossWeight(atEpoch progress: Double) -> Float {
+        guard negativeRampEpochs > 0, progress < Double(negativeRampEpochs) else { return negativeLossWeight }
+        return negativeLossWeight * Float(max(0, progress) / Double(negativeRampEpochs))
     }
 
     /// Checks ranges and refuses contradictory switches, naming both settings.
@@ -130,6 +150,16 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
         if cosineScale != 12 && !normalizesVectors {
             throw bad("a cosine scale (\(cosineScale)) has no effect without normalized vectors "
                 + "(cosine scale set with normalize off); turn normalization on or leave the scale at 12")
+        }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw bad("label smoothing must be in [0, 1) (got \(labelSmoothing))")
+        }
+        guard negativeRampEpochs >= 0 else {
+            throw bad("the SANS ramp must be zero or more epochs (got \(negativeRampEpochs))")
+        }
+        if negativeRampEpochs > 0 && !usesAdaptiveNegatives {
+            throw bad("a SANS ramp (\(negativeRampEpochs) epochs) needs adaptive negative sampling, which is off "
+                + "(SANS ramp set with adaptive negatives off); turn adaptive negatives on or leave the ramp at 0")
         }
         if usesAdaptiveNegatives {
             guard negativeCandidates >= 1 else {
@@ -177,5 +207,9 @@ extension ModelConfiguration {
         decayRate = try value(.decayRate, d.decayRate)
         batchSize = try value(.batchSize, d.batchSize)
         maxSessionLength = try value(.maxSessionLength, d.maxSessionLength)
+        usesHighwayGate = try value(.usesHighwayGate, d.usesHighwayGate)
+        usesReversedPositions = try value(.usesReversedPositions, d.usesReversedPositions)
+        labelSmoothing = try value(.labelSmoothing, d.labelSmoothing)
+        negativeRampEpochs = try value(.negativeRampEpochs, d.negativeRampEpochs)
     }
 }

@@ -13,6 +13,10 @@ extension ModelConfiguration {
             parts.append((c.usesUniformNegatives ? "uniform negatives" : "adaptive negatives")
                 + " (M \(c.negativeCandidates), margin \(c.negativeMargin), weight \(c.negativeLossWeight))")
         }
+        if c.negativeRampEpochs > 0 { parts.append("SANS weight ramped up over \(c.negativeRampEpochs) epochs") }
+        if c.usesHighwayGate { parts.append("highway gate H0-H_K") }
+        if c.usesReversedPositions { parts.append("reversed positions in attention 1") }
+        if c.labelSmoothing > 0 { parts.append("label smoothing \(c.labelSmoothing)") }
         if c.dropout > 0 { parts.append("dropout \(c.dropout)") }
         parts.append("lr \(c.learningRate) x\(c.decayRate) every \(c.decayStep) epochs, L2 \(c.l2), batch \(c.batchSize)")
         return parts.joined(separator: ", ")

@@ -10,6 +10,8 @@ struct SessionNetwork: Sendable {
     let readouts: [AttentionReadout]
     /// Attention 2 across receptive fields; nil reads the last field alone.
     let fieldAttention: FieldAttention?
+    /// The highway gate between H0 and H_K; nil reads H_K itself.
+    let highway: HighwayGate?
     let scorer: ItemScorer
     /// Cosine scores, behaviour adjustment (MODEL.md sections 4 and 5).
     let head: ScoringHead
@@ -61,6 +63,14 @@ struct SessionNetwork: Sendable {
                 field: linear("fields.field", d, d), last: linear("fields.last", d, d, bias: false),
                 query: layout.add("fields.query", rows: 1, cols: d))
         }
+        // MODEL.md section 10's levers follow both presets' weights, before the behaviour scalars.
+        if c.usesReversedPositions {
+            for field in 0..<readouts.count {
+                readouts[field].positions = layout.add(
+                    group("attention", field) + ".positions", rows: c.maxSessionLength, cols: d)
+            }
+        }
+        let highway = c.usesHighwayGate ? HighwayGate(gate: linear("highway.gate", 2 * d, d)) : nil
         var scalars: ParameterSlot? = nil
         if c.usesBehaviourNormalization { scalars = layout.add("behaviour.scalars", rows: 1, cols: 3) }
         let frozenStart = layout.totalCount
@@ -77,7 +87,7 @@ struct SessionNetwork: Sendable {
             scorer: scorer, normalizes: c.normalizesVectors, scale: c.cosineScale, behaviour: behaviour)
         let network = SessionNetwork(
             embedding: Embedding(table: table), propagations: propagations, readouts: readouts,
-            fieldAttention: fieldAttention, scorer: scorer, head: head, propagationSteps: k,
+            fieldAttention: fieldAttention, highway: highway, scorer: scorer, head: head, propagationSteps: k,
             frozenStart: frozenStart)
         return (network, layout)
     }
@@ -87,6 +97,7 @@ struct SessionNetwork: Sendable {
         var propagation: [GatedGraphLayer.Cache] = []
         var readouts: [AttentionReadout.Cache] = []
         var fields: FieldAttention.Cache?
+        var highway: HighwayGate.Cache?
         var dropoutMask: [Float]?
         /// The session representations s (B x d), before any normalization.
         var sessions: Matrix
@@ -109,6 +120,8 @@ struct SessionNetwork: Sendable {
         if let dropoutMask {
             for i in 0..<h.storage.count { h.storage[i] *= dropoutMask[i] }
         }
+        let initial = h
+        var highwayCache: HighwayGate.Cache? = nil
         var caches: [GatedGraphLayer.Cache] = []
         var readoutCaches: [AttentionReadout.Cache] = []
         var fieldOutputs = Matrix(rows: 0, cols: d)
@@ -117,6 +130,9 @@ struct SessionNetwork: Sendable {
             let (next, cache) = propagations[min(step, propagations.count - 1)].forward(h, graph: batch, p)
             caches.append(cache)
             h = next
+            if let highway, step == propagationSteps - 1 {
+                (h, highwayCache) = highway.forward(initial: initial, last: h, p)
+            }
             // Read this receptive field only when something uses it: attention 2, or the last step.
             guard fieldAttention != nil || step == propagationSteps - 1 else { continue }
             let x = gather(h, batch)
@@ -127,11 +143,14 @@ struct SessionNetwork: Sendable {
             lastStates = readoutCache.lastStates
         }
         guard let fieldAttention else {
-            return Pass(propagation: caches, readouts: readoutCaches, dropoutMask: dropoutMask, sessions: fieldOutputs)
+            return Pass(
+                propagation: caches, readouts: readoutCaches, highway: highwayCache, dropoutMask: dropoutMask,
+                sessions: fieldOutputs)
         }
         let (s, fieldCache) = fieldAttention.forward(fields: fieldOutputs, lastStates: lastStates, p)
         return Pass(
-            propagation: caches, readouts: readoutCaches, fields: fieldCache, dropoutMask: dropoutMask, sessions: s)
+            propagation: caches, readouts: readoutCaches, fields: fieldCache, highway: highwayCache,
+            dropoutMask: dropoutMask, sessions: s)
     }
 
     /// X (positions x d) from node states H.
@@ -187,6 +206,7 @@ struct SessionNetwork: Sendable {
             fieldGradients = [ds]
         }
         var dh = Matrix(rows: batch.nodeCount, cols: d)
+        var highwayInitial: Matrix? = nil
         var field = pass.readouts.count - 1
         for step in stride(from: propagationSteps - 1, through: 0, by: -1) {
             if fieldAttention != nil || step == propagationSteps - 1 {
@@ -201,8 +221,14 @@ struct SessionNetwork: Sendable {
                 scatter(dx, into: &dh, batch)
                 field -= 1
             }
+            if let highway, let cache = pass.highway, step == propagationSteps - 1 {
+                (highwayInitial, dh) = highway.backward(cache, outputGradient: dh, p)
+            }
             dh = propagations[min(step, propagations.count - 1)].backward(
                 pass.propagation[step], outputGradient: dh, graph: batch, p)
+        }
+        if let highwayInitial {
+            for i in 0..<dh.storage.count { dh.storage[i] += highwayInitial.storage[i] }
         }
         if let mask = pass.dropoutMask {
             for i in 0..<dh.storage.count { dh.storage[i] *= mask[i] }

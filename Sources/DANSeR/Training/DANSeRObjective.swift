@@ -6,6 +6,15 @@ struct DANSeRObjective {
     let network: SessionNetwork
     let configuration: ModelConfiguration
     let threads: Int
+    /// lambda of the hard loss this step (`configuration.negativeLossWeight` but during a SANS ramp).
+    var negativeWeight: Float
+
+    init(network: SessionNetwork, configuration: ModelConfiguration, threads: Int, negativeWeight: Float? = nil) {
+        self.network = network
+        self.configuration = configuration
+        self.threads = threads
+        self.negativeWeight = negativeWeight ?? configuration.negativeLossWeight
+    }
 
     /// What one evaluation of the objective produced.
     struct Outcome {
@@ -59,6 +68,7 @@ struct DANSeRObjective {
         var hardLosses = [Double](repeating: 0, count: adaptive ? rows : 0)
         var popularities = [Float](repeating: 0, count: rows)
         let configuration = configuration
+        let negativeWeight = negativeWeight
         negatives.withUnsafeMutableBufferPointer { negativeBuffer in
             gathered.withUnsafeMutableBufferPointer { gatheredBuffer in
                 losses.withUnsafeMutableBufferPointer { lossBuffer in
@@ -72,11 +82,12 @@ struct DANSeRObjective {
                                 let (negatives, gathered, losses, hardLosses, popularities, p) = box.value
                                 let scores = logits + row &* n
                                 losses[row] = SoftmaxCrossEntropy.lossAndGradient(
-                                    row: scores, columns: n, target: targets[row], scale: scale)
+                                    row: scores, columns: n, target: targets[row], scale: scale,
+                                    smoothing: configuration.labelSmoothing)
                                 if adaptive {
                                     hardLosses![row] = NegativeSampling.addHardLoss(
                                         scores: gathered![row], columns: negatives![row], target: targets[row],
-                                        weight: configuration.negativeLossWeight, rows: rows, gradient: scores)
+                                        weight: negativeWeight, rows: rows, gradient: scores)
                                 }
                                 popularities[row] = head.popularity(ofGradient: scores, p)
                             }

@@ -19,7 +19,9 @@ extension Trainer {
         var random = RandomSource(seed: seed, stream: 4, epoch: optimizer.step)
         let mask = DANSeRObjective.dropoutMask(
             nodes: batch.nodeCount, hidden: configuration.hiddenSize, rate: configuration.dropout, random: &random)
-        let objective = DANSeRObjective(network: network, configuration: configuration, threads: threads)
+        let objective = DANSeRObjective(
+            network: network, configuration: configuration, threads: threads,
+            negativeWeight: configuration.negativeLossWeight(atEpoch: epochProgress))
         let slot = network.scorer.table
         let current = normalizedStep == optimizer.step
         var table = takeNormalizedTable()

@@ -366,7 +366,8 @@ extension Trainer {
     ) -> Double {
         let network = model.network
         let head = network.head
-        let configuration = model.configuration
+        var configuration = model.configuration
+        configuration.negativeLossWeight = configuration.negativeLossWeight(atEpoch: epochProgress)
         var optimizer = takeOptimizer()
         var timings = self.timings
         // The same dropout stream as the full step; the candidates' draws have their own.

@@ -46,6 +46,8 @@ public struct Trainer: Sendable {
     /// weights after optimizer step `normalizedStep` (-1: none).
     var normalized: ScoringHead.NormalizedTable?
     var normalizedStep = -1
+    /// Epochs of training done before the current step, fractional within an epoch (the SANS ramp's clock).
+    var epochProgress = 0.0
 
     /// A fresh model initialized from `seed`.
     public init(configuration: ModelConfiguration, itemCount: Int, seed: UInt64, threads: Int = 1) throws(DANSeRError) {
@@ -91,6 +93,12 @@ public struct Trainer: Sendable {
         }
         if let sampling {
             try sampling.validate()
+            guard c.labelSmoothing == 0 else {
+                throw DANSeRError(
+                    .invalidConfiguration,
+                    "label smoothing (\(c.labelSmoothing)) applies to the full softmax only, but this run trains with "
+                        + "the sampled softmax; leave label smoothing at 0, or raise --sampled-softmax-above above the item count")
+            }
             proposal = CandidateProposal(examples: examples, itemCount: model.itemCount, exponent: sampling.exponent)
         }
         let rate = learningRate(epoch: epoch)
@@ -104,6 +112,7 @@ public struct Trainer: Sendable {
             let batchStart = PhaseTimings.now()
             let batch = SessionBatch(examples, indices: indices, maxLength: c.maxSessionLength)
             timings.batching += PhaseTimings.seconds(since: batchStart)
+            epochProgress = Double(epoch) + Double(batchIndex) / Double(batchCount)
             let loss = step(batch, learningRate: rate)
             guard loss.isFinite else {
                 throw DANSeRError(

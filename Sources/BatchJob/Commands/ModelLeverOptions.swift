@@ -1,0 +1,47 @@
+import ArgumentParser
+import DANSeR
+
+/// The quality levers of MODEL.md section 10 that are not part of either preset, each off unless
+/// asked for: `experiment` turns them on for the full-budget validation ablations.
+struct ModelLeverOptions: ParsableArguments {
+    @Flag(help: "Highway gate between H0 and H_K (SGNN-HN): g * H0 + (1 - g) * H_K is read in place of H_K. Off by default.")
+    var highway = false
+
+    @Flag(help: "Reversed position embeddings (counted from the last click) added to attention 1's keys (GCE-GNN, SGNN-HN). Off by default.")
+    var reversedPositions = false
+
+    @Option(help: "Label smoothing epsilon of the full-softmax cross-entropy, in [0, 1) (default 0: off).")
+    var labelSmoothing: Float?
+
+    @Option(help: "Ramp the SANS weight up linearly from 0 over the first R epochs, step by step (default 0: off).")
+    var sansRampEpochs: Int?
+
+    /// The names of the levers turned on, for the model line of the output.
+    var names: [String] {
+        var names: [String] = []
+        if highway { names.append("highway") }
+        if reversedPositions { names.append("reversed-positions") }
+        if let labelSmoothing, labelSmoothing > 0 { names.append("label-smoothing \(labelSmoothing)") }
+        if let sansRampEpochs, sansRampEpochs > 0 { names.append("sans-ramp \(sansRampEpochs)") }
+        return names
+    }
+
+    func validate() throws {
+        if let labelSmoothing, !(labelSmoothing >= 0 && labelSmoothing < 1) {
+            throw ValidationError("--label-smoothing must be in [0, 1), e.g. 0.1 (got \(labelSmoothing)).")
+        }
+        if let sansRampEpochs, sansRampEpochs < 0 {
+            throw ValidationError("--sans-ramp-epochs must be 0 or more (got \(sansRampEpochs)).")
+        }
+    }
+
+    /// `configuration` with the levers asked for turned on.
+    func applied(to configuration: ModelConfiguration) -> ModelConfiguration {
+        var c = configuration
+        if highway { c.usesHighwayGate = true }
+        if reversedPositions { c.usesReversedPositions = true }
+        if let labelSmoothing { c.labelSmoothing = labelSmoothing }
+        if let sansRampEpochs { c.negativeRampEpochs = sansRampEpochs }
+        return c
+    }
+}
