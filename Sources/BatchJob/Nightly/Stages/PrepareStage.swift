@@ -112,7 +112,7 @@ struct PrepareStage: Stage {
         if mode == .finetune, let before = splitCappedFrom { capped.append((before, "sessions the contenders and baselines fit on")) }
         for (before, what) in capped {
             context.logger.info("training sessions capped", metadata: [
-                "kept": "\(cap.limit)", "sessions": "\(before)", "of": "\(what)", "max_training_sessions": "\(cap.limit)",
+                "kept": "\(cap.limit)", "sessions": "\(before)", "of": "\(what)",
             ])
             context.summary.notes.append("Kept the \(cap.limit) most recent of \(before) \(what) (--max-training-sessions \(cap.limit)).")
         }
