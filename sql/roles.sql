@@ -33,6 +33,9 @@ GRANT EXECUTE ON FUNCTION danser.create_recommendations_staging(date) TO danser_
 GRANT EXECUTE ON FUNCTION danser.drop_recommendations_day(date) TO danser_job;
 -- Staging filled by COPY ... FREEZE, migration 0014.
 GRANT EXECUTE ON FUNCTION danser.prepare_recommendations_staging(text) TO danser_job;
+-- A day's staging table split by rank, each part keyed by its own connection, migration 0017.
+GRANT EXECUTE ON FUNCTION danser.create_recommendations_staging(date, smallint[]) TO danser_job;
+GRANT EXECUTE ON FUNCTION danser.key_recommendations_staging_part(text) TO danser_job;
 
 -- Sharded scoring of migration 0004 (harmless to repeat).
 GRANT EXECUTE ON FUNCTION danser.create_recommendations_shard_staging(date, integer, integer) TO danser_job;

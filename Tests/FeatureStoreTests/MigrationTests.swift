@@ -101,6 +101,41 @@ import Testing
         }
     }
 
+    /// The job role publishes a day in rank parts (migration 0017) with no DDL of its own, and
+    /// cannot write the published parts afterwards.
+    @Test func jobRolePublishesADayInPartsAndCannotRewriteThem() throws {
+        let database = try ProjectFiles.migratedDatabase()
+        let admin = try Connection(database)
+        try Migrator.applyRoles(script: ProjectFiles.rolesScript, on: admin)
+        let job = "job_\(UInt32.random(in: 0...UInt32.max))"
+        try admin.query("CREATE ROLE \(job) LOGIN IN ROLE danser_job")
+        let jobConnection = try Connection(database.withUser(job))
+        let publisher = RecommendationPublisher()
+        let day: Int32 = 20_455  // 2026-01-02
+        for item in ["a", "b"] {  // the second publication replaces the first
+            let staging = try publisher.createStaging(day: day, k: 4, streams: 2, on: jobConnection)
+            try publisher.copy(into: staging, day: day, modelVersion: 7, runID: 1, on: jobConnection) { write in
+                try write((1...4).map { RecommendationRow(sessionID: "s1", rank: Int16($0), itemID: item, score: 0.5) })
+            }
+            try jobConnection.withTransaction { try publisher.publish(day: day, runID: 1, modelVersion: 7, sessions: 1, on: $0) }
+        }
+        #expect(try jobConnection.query("SELECT count(*), min(item_id) FROM danser.recommendations").rows().first == [.int64(4), .text("b")])
+        for part in ["recommendations_20260102_p0", "recommendations_20260102_p1"] {
+            for statement in [
+                "UPDATE danser.\(part) SET item_id = 'x'", "DELETE FROM danser.\(part)", "TRUNCATE danser.\(part)",
+                "INSERT INTO danser.\(part) VALUES ('2026-01-02', 's2', 1, 'x', 0.5, 7, 1)",
+                "SELECT danser.key_recommendations_staging_part('\(part)')",
+            ] {
+                do {
+                    try jobConnection.query(statement)
+                    Issue.record("the job role could run: \(statement)")
+                } catch let error as FeatureStoreError {
+                    #expect(["42501", "42P01"].contains(error.sqlState), "\(statement): \(error)")
+                }
+            }
+        }
+    }
+
     /// Publishes a day as the job does: staging table, then the job's publishing function.
     private func publish(day: String, items: [String], on connection: Connection) throws {
         try connection.withTransaction { connection in

@@ -176,6 +176,63 @@ import Testing
         #expect(try TestDatabase.psql(configuration, "SELECT count(*) FROM bi.recommendations_current") == "10040")
     }
 
+    /// A day split by rank (migration 0017): each part is filled frozen by a connection of its
+    /// own and keyed before the swap; the swap takes the parts' keys over, and publishing the
+    /// same day again reuses the staging names.
+    @Test func aDaySplitByRankIsFilledAndKeyedSideBySide() throws {
+        let configuration = try ProjectFiles.migratedDatabase()
+        let connection = try Connection(configuration)
+        try connection.query("CREATE EXTENSION IF NOT EXISTS pg_visibility")
+        let publisher = RecommendationPublisher()
+        func publish(sessions: Int, item: String) throws -> StagingTable {
+            let staging = try publisher.createStaging(day: day, k: 20, streams: 2, on: connection)
+            let stored = try publisher.copy(into: staging, day: day, modelVersion: 1, runID: 1, on: connection) { write in
+                for session in 0..<sessions {
+                    try write((1...20).map { RecommendationRow(sessionID: "s\(session)", rank: Int16($0), itemID: item + "\($0)", score: Float(20 - $0)) })
+                }
+            }
+            #expect(stored == sessions * 20)
+            for (part, ranks) in zip(staging.parts, ["1-10", "11-20"]) {
+                let table = "danser.\(part)"
+                try connection.query("ANALYZE \(table)")
+                let held = try connection.query("SELECT min(rank) || '-' || max(rank), count(*) FROM \(table)")
+                #expect(try held.text(0, 0) == ranks)
+                #expect(try held.int(0, 1) == sessions * 10)
+                #expect(try TestDatabase.psql(configuration, "SELECT all_frozen = (SELECT relpages FROM pg_class WHERE oid = '\(table)'::regclass) FROM pg_visibility_map_summary('\(table)'::regclass)") == "t")
+                #expect(try connection.query("SELECT count(*) FROM pg_index WHERE indrelid = '\(table)'::regclass AND indisprimary").scalar() == .int64(1))
+            }
+            try connection.withTransaction { try publisher.publish(day: day, runID: 1, modelVersion: 1, sessions: sessions, on: $0) }
+            return staging
+        }
+        let first = try publish(sessions: 300, item: "a")
+        #expect(first.parts == ["recommendations_staging_20241004_p0", "recommendations_staging_20241004_p1"])
+        let second = try publish(sessions: 200, item: "b")
+        #expect(second == first)
+        let parts = try connection.query("""
+            SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'danser.recommendations_20241004'::regclass
+            """).scalar()?.stringValue
+        #expect(parts == "recommendations_20241004_p0,recommendations_20241004_p1")
+        #expect(try TestDatabase.psql(configuration, "SELECT count(*), min(item_id) FROM bi.recommendations_current") == "4000|b1")
+        #expect(try connection.query("SELECT row_count FROM danser.published_recommendations WHERE as_of = $1", [.date(day)]).scalar() == .int64(4_000))
+        // The day's key is the parts' keys: a session's ranks read back in order from both parts.
+        let ranks = try connection.query("SELECT string_agg(rank::text, ',' ORDER BY rank) FROM danser.recommendations WHERE as_of = $1 AND session_id = 's7'", [.date(day)])
+        #expect(try ranks.text(0, 0) == (1...20).map(String.init).joined(separator: ","))
+        #expect(throws: FeatureStoreError.self) {
+            try connection.query("INSERT INTO danser.recommendations VALUES ('2024-10-04', 's7', 15, 'x', 0, 1, 1)")
+        }
+    }
+
+    @Test func rankBoundsGiveEachStreamItsShareOfTheRanks() {
+        #expect(StagingTable.rankBounds(k: 20, streams: 2) == [11])
+        #expect(StagingTable.rankBounds(k: 20, streams: 1) == [])
+        #expect(StagingTable.rankBounds(k: 1, streams: 2) == [])
+        #expect(StagingTable.rankBounds(k: 3, streams: 4) == [2, 3])
+        #expect(StagingTable.rankBounds(k: 100, streams: 3) == [34, 67])
+        let staging = StagingTable(name: "t", rankBounds: [11])
+        #expect([1, 10, 11, 20, 900].map { staging.part(ofRank: $0) } == [0, 0, 1, 1, 1])
+    }
+
     /// The swap counts the day it publishes (bi.days' rows and fallback sessions) by reading the
     /// new partition once: not through the key it has just built, which the planner, without
     /// statistics for the new partition, chose for 100,000 rows and more (migration 0015).

@@ -52,6 +52,8 @@ extension SettingKey {
     static let threads = SettingKey(key: "scoring.threads", variable: "DANSER_THREADS", flag: "--threads", builtIn: "2", kind: .integer,
         summary: "threads for training and scoring")
 
+    static let publishStreams = SettingKey(key: "output.publish_streams", variable: "DANSER_PUBLISH_STREAMS", flag: "--publish-streams",
+        builtIn: "2", kind: .integer, summary: "connections that write a day's recommendations side by side (1: one table a day, as Citus needs)")
     static let reportDir = SettingKey(key: "output.report_dir", variable: "DANSER_REPORT_DIR", flag: "--report-dir", builtIn: nil, kind: .text,
         summary: "folder of the HTML run reports")
     static let metricsDir = SettingKey(key: "output.metrics_dir", variable: "DANSER_METRICS_DIR", flag: "--metrics-dir", builtIn: nil, kind: .text,
@@ -133,7 +135,7 @@ extension SettingKey {
         databaseURL, stateDir, sqlDir,
         sourceTable, sessionColumn, itemColumn, timeColumn,
         activeWindowHours, topK, excludeSeen, threads,
-        reportDir, metricsDir, logFormat, logLevel,
+        publishStreams, reportDir, metricsDir, logFormat, logLevel,
         minSessions, minRows, maxDayDrop, maxFallbackShare, allowEmptyDay,
         retryAttempts, retryDelay, retryMaxDelay,
         keepDays, keepModels,

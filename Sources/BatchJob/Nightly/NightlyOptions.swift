@@ -35,6 +35,9 @@ struct NightlyOptions: ParsableArguments {
     @Option(help: "Click time column of the source table (cast to timestamptz).")
     var timeColumn = Settings.current.value(.timeColumn, or: "event_time")
 
+    @Option(help: "Connections that write a day's recommendations side by side, each a part of the day's ranks (1 to 16; 1: the day in one table, as Citus needs).")
+    var publishStreams = Settings.current.value(.publishStreams, or: 2)
+
     @Option(help: "Folder for the HTML run report (default: DANSER_REPORT_DIR, else reports/ in the state folder).")
     var reportDir: String?
 
@@ -48,6 +51,7 @@ struct NightlyOptions: ParsableArguments {
         guard (1...36_500).contains(historyDays) else { throw ValidationError("--history-days must be between 1 and 36,500 (got \(historyDays)).") }
         guard (1...1_000).contains(topK) else { throw ValidationError("--top-k must be between 1 and 1,000 (got \(topK)).") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
+        guard (1...16).contains(publishStreams) else { throw ValidationError("--publish-streams must be between 1 and 16 (got \(publishStreams)).") }
         for name in [sourceTable, sessionColumn, itemColumn, timeColumn] where !SQLIdentifier.isValid(name) {
             throw ValidationError("'\(name)' is not a valid table or column name: use letters, digits and underscores (schema.table for tables).")
         }
@@ -61,6 +65,7 @@ struct NightlyOptions: ParsableArguments {
         settings.topK = topK
         settings.excludeSeen = excludeSeen
         settings.threads = threads
+        settings.publishStreams = publishStreams
         settings.source = try ClickLogSource(table: sourceTable, sessionColumn: sessionColumn, itemColumn: itemColumn, timeColumn: timeColumn)
         settings.metricsDirectory = metricsDir ?? Settings.current.optional(.metricsDir)
         settings.reportDirectory = reportDir ?? Settings.current.optional(.reportDir)

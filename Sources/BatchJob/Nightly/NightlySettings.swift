@@ -47,6 +47,8 @@ struct NightlySettings: Sendable {
     var approximateProbes = 32
     /// Recommendations per session (default 20).
     var topK = 20
+    /// Connections that write the day side by side (`RecommendationPublisher`, migration 0017).
+    var publishStreams = 2
     /// Drop items already in the session from its recommendations (default off, as in the benchmarks).
     var excludeSeen = false
     /// Percentage points a candidate may trail the champion by and still be promoted (default 0.5).

@@ -20,6 +20,8 @@ struct ServingBenchCommand: ParsableCommand {
     @Option(help: "Sessions to score (the second pass scores four times as many, to show memory stays flat).") var sessions = 20_000
     @Option(help: "Recommendation rows to publish.") var rows = 2_000_000
     @Option(help: "Threads.") var threads = 2
+    @Option(help: "publish: connections that write the day side by side, as the nightly job's --publish-streams.")
+    var publishStreams = Settings.current.value(.publishStreams, or: 2)
     @Option(help: "Checkpoint file of a trained model (its weights are scored and its embeddings compressed); default: random weights.")
     var checkpoint: String?
     @Option(help: "approximate: catalogue sizes, comma-separated (synthetic clustered embeddings; with --checkpoint its catalogue too).")
@@ -28,6 +30,10 @@ struct ServingBenchCommand: ParsableCommand {
     @Option(help: "approximate: sessions scored exactly and approximately per catalogue.") var approximateSessions = 2_000
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard (1...16).contains(publishStreams) else { throw ValidationError("--publish-streams must be between 1 and 16 (got \(publishStreams)).") }
+    }
 
     func run() throws {
         output.bootstrap()
@@ -170,7 +176,7 @@ struct ServingBenchCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: csvPath) }
 
         let publisher = RecommendationPublisher()
-        let staging = try publisher.createStaging(day: day, on: connection)
+        let staging = try publisher.createStaging(day: day, k: 20, streams: publishStreams, on: connection)
         let tables = BenchmarkTables()
         // Each side starts from a checkpoint, so neither pays for writing out the other's pages.
         let checkpointed = tables.checkpoint(on: connection)
@@ -210,9 +216,9 @@ struct ServingBenchCommand: ParsableCommand {
         try tables.dropComparisonTable(on: connection)
         try tables.dropDay(day, on: connection)
         guard psql.terminationStatus == 0 else { throw JobError(.usage, "psql \\copy failed (exit \(psql.terminationStatus))") }
-        print("publish: \(rows) recommendation rows, in the nightly job's order (sessions by id)")
+        print("publish: \(rows) recommendation rows, in the nightly job's order (sessions by id), \(staging.parts.count) stream(s)")
         print(String(format: "  psql \\copy (CSV) into an identical table: %.2f s", psqlSeconds))
-        print(String(format: "  binary COPY into staging:                 %.2f s = %.2f x psql (encoding here: %.2f s of CPU)", copySeconds, copySeconds / psqlSeconds, copyCPU))
+        print(String(format: "  binary COPY into staging%@%.2f s = %.2f x psql (encoding here: %.2f s of CPU)", staging.parts.count > 1 ? ", parts keyed:    " : ":                 ", copySeconds, copySeconds / psqlSeconds, copyCPU))
         print(String(format: "  audit-ready swap (key index + attach):    %.2f s; staging + swap = %.2f x psql", swapSeconds, (copySeconds + swapSeconds) / psqlSeconds))
         print(String(format: "  peak memory: %.0f MiB%@", ProcessMemory.peakMiB(), checkpointed ? "; a checkpoint before each side" : "; no checkpoint between the sides (needs a superuser or pg_checkpoint)"))
         if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {

@@ -1,3 +1,6 @@
+internal import Foundation
+internal import Logging
+
 /// One published recommendation row.
 public struct RecommendationRow: Sendable {
     public var sessionID: String
@@ -17,10 +20,52 @@ public struct RecommendationRow: Sendable {
     }
 }
 
+/// A day's staging table: one table, or parts split by rank (migration 0017), each filled by a
+/// connection of its own so that the day is written and keyed by several server processes at once.
+public struct StagingTable: Sendable, Equatable {
+    public let name: String
+    /// The first rank of each part after the first; empty for one table.
+    public let rankBounds: [Int16]
+
+    public init(name: String, rankBounds: [Int16] = []) {
+        self.name = name
+        self.rankBounds = rankBounds
+    }
+
+    /// The tables the rows go into: `<name>_p0`, `_p1`, ... or the one table.
+    public var parts: [String] { rankBounds.isEmpty ? [name] : (0...rankBounds.count).map { "\(name)_p\($0)" } }
+
+    /// The part that holds a row of this rank.
+    func part(ofRank rank: Int16) -> Int {
+        var part = 0
+        while part < rankBounds.count && rankBounds[part] <= rank { part += 1 }
+        return part
+    }
+
+    /// Rank bounds that give each of `streams` parts about as many of a session's `k` rows.
+    public static func rankBounds(k: Int, streams: Int) -> [Int16] {
+        let parts = max(1, min(streams, k))
+        return (1..<parts).map { Int16(1 + $0 * k / parts) }
+    }
+}
+
 /// Writes a night's top-K into a staging table by binary COPY and swaps it in as that day's
 /// partition and current result in one transaction, so BI readers never see a partial result.
 public struct RecommendationPublisher: Sendable {
     public init() {}
+
+    /// Creates an empty staging table for `day` whose `k` ranks are split into `streams` parts
+    /// (one table when `streams` is 1, or `k` is).
+    public func createStaging(day: Int32, k: Int, streams: Int, on connection: Connection) throws -> StagingTable {
+        let bounds = StagingTable.rankBounds(k: k, streams: streams)
+        guard !bounds.isEmpty else { return StagingTable(name: try createStaging(day: day, on: connection)) }
+        guard let name = try connection.query(
+            "SELECT danser.create_recommendations_staging($1, $2::smallint[])", [.date(day), .text("{" + bounds.map(String.init).joined(separator: ",") + "}")]
+        ).scalar()?.stringValue else {
+            throw FeatureStoreError(.queryFailed, "creating the recommendations staging table returned no name")
+        }
+        return StagingTable(name: name, rankBounds: bounds)
+    }
 
     /// Creates an empty staging table for `day` (a leftover of a killed run is dropped first).
     public func createStaging(day: Int32, on connection: Connection) throws -> String {
@@ -62,36 +107,144 @@ public struct RecommendationPublisher: Sendable {
         into staging: String, day: Int32, modelVersion: Int64, runID: Int64, on connection: Connection,
         _ produce: (_ write: ([RecommendationRow]) throws -> Void) throws -> Void
     ) throws -> Int {
-        let table = try SQLIdentifier.quoted("danser." + staging)
-        guard !connection.isInTransaction else { return try copyRows(into: table, freeze: false, day: day, modelVersion: modelVersion, runID: runID, on: connection, produce) }
-        return try connection.withTransaction { connection in
-            let empty = try connection.query("SELECT danser.prepare_recommendations_staging($1)", [.text(staging)])
-            guard case .bool(let freeze) = try empty.value(0, 0) else {
-                throw FeatureStoreError(.decodingFailed, "preparing the staging table \(staging) returned no boolean")
+        try copy(into: StagingTable(name: staging), day: day, modelVersion: modelVersion, runID: runID, on: connection, produce)
+    }
+
+    /// Streams rows into a staging table. A table split by rank is filled outside a transaction
+    /// by one connection a part at once (this one and one more for each further part), each part
+    /// by COPY ... FREEZE in a transaction of its own, and each part is then keyed by its own
+    /// connection, side by side: the swap's key then only takes the parts' keys over.
+    /// Inside a transaction, or when a further connection cannot be opened, the rows go through
+    /// the staging table on this connection alone.
+    @discardableResult
+    public func copy(
+        into staging: StagingTable, day: Int32, modelVersion: Int64, runID: Int64, on connection: Connection,
+        _ produce: (_ write: ([RecommendationRow]) throws -> Void) throws -> Void
+    ) throws -> Int {
+        let encoder = RowEncoder(day: day, modelVersion: modelVersion, runID: runID)
+        guard !connection.isInTransaction else {
+            return try connection.copyIn(encoder.statement(try SQLIdentifier.quoted("danser." + staging.name), freeze: false)) { writer in
+                try produce { rows in try rows.forEach { try encoder.append($0, to: &writer) } }
             }
-            return try copyRows(into: table, freeze: freeze, day: day, modelVersion: modelVersion, runID: runID, on: connection, produce)
+        }
+        guard !staging.rankBounds.isEmpty else {
+            return try fill([staging.name], on: [connection], encoder: encoder) { writers in
+                try produce { rows in try rows.forEach { try encoder.append($0, to: &writers[0].pointee) } }
+            }
+        }
+        guard let others = Self.moreConnections(like: connection, count: staging.rankBounds.count) else {
+            // The server routes each row to its part; the swap keys the parts.
+            return try connection.withTransaction { connection in
+                try connection.copyIn(encoder.statement(try SQLIdentifier.quoted("danser." + staging.name), freeze: false)) { writer in
+                    try produce { rows in try rows.forEach { try encoder.append($0, to: &writer) } }
+                }
+            }
+        }
+        let connections = [connection] + others
+        let stored = try fill(staging.parts, on: connections, encoder: encoder) { writers in
+            try produce { rows in try rows.forEach { try encoder.append($0, to: &writers[staging.part(ofRank: $0.rank)].pointee) } }
+        }
+        try Self.key(staging.parts, on: connections, sideBySide: true)
+        return stored
+    }
+
+    /// Fills each table on its connection in a transaction of its own, all COPYs open at once:
+    /// `produce` gets one writer a table. Returns the rows the server stored in all of them.
+    private func fill(
+        _ tables: [String], on connections: [Connection], encoder: RowEncoder, opened writers: [UnsafeMutablePointer<BinaryCopyWriter>] = [],
+        _ produce: ([UnsafeMutablePointer<BinaryCopyWriter>]) throws -> Void
+    ) throws -> Int {
+        guard let table = tables.first, let connection = connections.first else {
+            try produce(writers)
+            return 0
+        }
+        var inner = 0
+        let stored = try connection.withTransaction { connection in
+            let empty = try connection.query("SELECT danser.prepare_recommendations_staging($1)", [.text(table)])
+            guard case .bool(let freeze) = try empty.value(0, 0) else {
+                throw FeatureStoreError(.decodingFailed, "preparing the staging table \(table) returned no boolean")
+            }
+            return try connection.copyIn(encoder.statement(try SQLIdentifier.quoted("danser." + table), freeze: freeze)) { writer in
+                try withUnsafeMutablePointer(to: &writer) { pointer in
+                    inner = try fill(Array(tables.dropFirst()), on: Array(connections.dropFirst()), encoder: encoder, opened: writers + [pointer], produce)
+                }
+            }
+        }
+        return stored + inner
+    }
+
+    /// Opens `count` more connections like `connection`, or none when one of them cannot be opened.
+    private static func moreConnections(like connection: Connection, count: Int) -> [Connection]? {
+        var opened: [Connection] = []
+        for _ in 0..<count {
+            guard let another = try? Connection(connection.configuration, logger: connection.logger) else {
+                connection.logger.warning("cannot open a further connection to publish side by side; publishing on one", metadata: ["parts": "\(count + 1)"])
+                return nil
+            }
+            opened.append(another)
+        }
+        return opened
+    }
+
+    /// Builds the key of each filled part on its connection; with `sideBySide`, all at once
+    /// (each connection a thread of its own).
+    private static func key(_ parts: [String], on connections: [Connection], sideBySide: Bool) throws {
+        let builds = zip(parts, connections).map { KeyBuild(part: $0.0, connection: $0.1) }
+        guard sideBySide, builds.count > 1 else {
+            try builds.forEach { try $0.run() }
+            return
+        }
+        let done = DispatchGroup()
+        for build in builds.dropFirst() {
+            done.enter()
+            Thread {
+                build.runCatching()
+                done.leave()
+            }.start()
+        }
+        builds[0].runCatching()
+        done.wait()
+        if let failure = builds.lazy.compactMap(\.failure).first { throw failure }
+    }
+
+    /// One part's key build, run on the thread that owns its connection for the while.
+    private final class KeyBuild: @unchecked Sendable {
+        let part: String
+        let connection: Connection
+        var failure: (any Error)?
+
+        init(part: String, connection: Connection) {
+            self.part = part
+            self.connection = connection
+        }
+
+        func run() throws { try connection.query("SELECT danser.key_recommendations_staging_part($1)", [.text(part)]) }
+
+        func runCatching() {
+            do { try run() } catch { failure = error }
         }
     }
 
-    private func copyRows(
-        into table: String, freeze: Bool, day: Int32, modelVersion: Int64, runID: Int64, on connection: Connection,
-        _ produce: (_ write: ([RecommendationRow]) throws -> Void) throws -> Void
-    ) throws -> Int {
-        let options = freeze ? "FORMAT binary, FREEZE" : "FORMAT binary"
-        return try connection.copyIn("COPY \(table) (as_of, session_id, rank, item_id, score, model_version, run_id, is_fallback) FROM STDIN (\(options))") { writer in
-            try produce { rows in
-                for row in rows {
-                    try writer.beginRow(fieldCount: 8)
-                    writer.appendDate(days: day)
-                    writer.appendText(row.sessionID)
-                    writer.appendInt16(row.rank)
-                    writer.appendText(row.itemID)
-                    writer.appendFloat(row.score)
-                    writer.appendInt64(modelVersion)
-                    writer.appendInt64(runID)
-                    writer.appendBool(row.isFallback)
-                }
-            }
+    /// The COPY statement and the encoding of one row.
+    private struct RowEncoder {
+        let day: Int32
+        let modelVersion: Int64
+        let runID: Int64
+
+        func statement(_ table: String, freeze: Bool) -> String {
+            "COPY \(table) (as_of, session_id, rank, item_id, score, model_version, run_id, is_fallback) FROM STDIN (\(freeze ? "FORMAT binary, FREEZE" : "FORMAT binary"))"
+        }
+
+        func append(_ row: RecommendationRow, to writer: inout BinaryCopyWriter) throws {
+            try writer.beginRow(fieldCount: 8)
+            writer.appendDate(days: day)
+            writer.appendText(row.sessionID)
+            writer.appendInt16(row.rank)
+            writer.appendText(row.itemID)
+            writer.appendFloat(row.score)
+            writer.appendInt64(modelVersion)
+            writer.appendInt64(runID)
+            writer.appendBool(row.isFallback)
         }
     }
 

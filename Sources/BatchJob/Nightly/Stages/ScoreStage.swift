@@ -64,8 +64,8 @@ struct ScoreStage: Stage {
         var observer = RecommendationObserver(itemCount: itemCount, popularity: fallback.clicks)
         let publisher = context.publisher
         let staging = shard.count > 1
-            ? try publisher.createShardStaging(day: day, shard: shard.index, of: shard.count, on: context.connection)
-            : try publisher.createStaging(day: day, on: context.connection)
+            ? StagingTable(name: try publisher.createShardStaging(day: day, shard: shard.index, of: shard.count, on: context.connection))
+            : try publisher.createStaging(day: day, k: settings.topK, streams: settings.publishStreams, on: context.connection)
         FaultInjection.hold(variable: "DANSER_TEST_HOLD_SCORING_SECONDS")
         let progress = ProgressReporter(label: "score", total: Int64(sessions.count), unit: "sessions", logger: context.logger)
         var padded = 0
@@ -118,7 +118,7 @@ struct ScoreStage: Stage {
         var record = scoring.servedRecord ?? ["kind": "neural", "name": scoring.isDateModel ? "candidate" : "champion", "model_version": Int(scoring.version)]
         record["padded_sessions"] = padded
         return Output(
-            staging: staging, modelVersion: scoring.version, championAtChoice: scoring.championAtChoice, sessions: audit.sessions,
+            staging: staging.name, modelVersion: scoring.version, championAtChoice: scoring.championAtChoice, sessions: audit.sessions,
             rows: audit.rows, fallbackSessions: observer.fallbackSessions, search: recommender.approximate == nil ? "exact" : "approximate",
             served: record, paddedSessions: padded)
     }
