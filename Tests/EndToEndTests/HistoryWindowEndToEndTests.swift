@@ -161,6 +161,35 @@ import Testing
         #expect(counts == 300)
     }
 
+    /// `--max-evaluation-sessions`: the candidate is evaluated on an evenly spread sample of the
+    /// held-out day, and its epochs chosen on a sample of the validation window.
+    @Test func aNightEvaluatesOnAtMostTheSampledSessions() throws {
+        let (database, connection) = try Self.longSourceDatabase()
+        let run = try Nightly.nightly(
+            "2025-06-01",
+            ["--source-table", "public.long_clicks", "--history-days", "30", "--skip-score", "--min-item-clicks", "1", "--mode", "retrain",
+             "--max-evaluation-sessions", "5"],
+            database: database)
+        #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+        #expect(run.stderr.contains("evaluation sessions sampled"), "\(run.stderr.suffix(2000))")
+        // The held-out day's sessions: those ending on 2025-05-31.
+        let held = try Self.count(connection, """
+            SELECT count(*) FROM (SELECT session_id FROM public.long_clicks GROUP BY session_id
+              HAVING max(event_time) >= '2025-05-31 00:00:00+00' AND max(event_time) < '2025-06-01 00:00:00+00') s
+            """)
+        #expect(held > 5)
+        let prepare = try Self.stageRecord(connection, "prepare", asOf: "2025-06-01")
+        #expect(prepare["evaluation_sessions"] as? Int == 5, "\(prepare)")
+        #expect(prepare["evaluation_sessions_sampled_from"] as? Int == held, "\(prepare)")
+        // 5 validation sessions of the 10% window (23 sessions), and 5 held-out ones: 3 prefixes
+        // each, as every session of the window has four clicks.
+        let prefixes = try connection.query("""
+            SELECT (row_counts ->> 'validation_prefixes')::bigint, (row_counts ->> 'evaluation_prefixes')::bigint FROM danser.runs
+            WHERE command = 'nightly' AND as_of = '2025-06-01' AND status = 'succeeded'
+            """).rows().first
+        #expect(prefixes == [.int64(15), .int64(15)], "\(String(describing: prefixes))")
+    }
+
     /// A cap of zero or less is refused: exit 64 on the command line, 78 naming where it came
     /// from when it was the configuration file or the environment.
     @Test func aCapOfNoSessionsIsRefusedWhereverItComesFrom() throws {

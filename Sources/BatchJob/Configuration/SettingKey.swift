@@ -120,6 +120,9 @@ extension SettingKey {
     static let maxTrainingSessions = SettingKey(key: "training.max_sessions", variable: "DANSER_MAX_TRAINING_SESSIONS",
         flag: "--max-training-sessions", builtIn: "\(TrainingSessionCap.defaultLimit)", kind: .integer,
         summary: "most training sessions a night keeps, the most recent")
+    static let maxEvaluationSessions = SettingKey(key: "training.max_evaluation_sessions", variable: "DANSER_MAX_EVALUATION_SESSIONS",
+        flag: "--max-evaluation-sessions", builtIn: "\(EvaluationSample.defaultLimit)", kind: .integer,
+        summary: "most held-out and validation sessions an evaluation reads, an evenly spread sample")
     static let historyDays = SettingKey(key: "training.history_days", variable: "DANSER_HISTORY_DAYS", flag: "--history-days",
         builtIn: "180", kind: .integer, summary: "days of clicks before as-of a night reads at most")
     static let contenders = SettingKey(key: "contest.contenders", variable: "DANSER_CONTENDERS", flag: "--contenders",
@@ -140,7 +143,7 @@ extension SettingKey {
         retryAttempts, retryDelay, retryMaxDelay,
         keepDays, keepModels,
         mode, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, evaluationDays,
-        minItemClicks, tolerance, seed, sampledSoftmaxAbove, sampledNegatives, maxTrainingSessions, historyDays,
+        minItemClicks, tolerance, seed, sampledSoftmaxAbove, sampledNegatives, maxTrainingSessions, maxEvaluationSessions, historyDays,
         contenders, knnMargin,
         maxAge,
     ]

@@ -31,6 +31,9 @@ struct NightlySettings: Sendable {
     /// A night trains on at most this many sessions, the most recent by last click (default
     /// `TrainingSessionCap.defaultLimit`); the validation window is carved from those it keeps.
     var maxTrainingSessions = TrainingSessionCap.defaultLimit
+    /// Evaluations read at most this many held-out sessions, and validation this many validation
+    /// sessions: an evenly spread sample of each (default `EvaluationSample.defaultLimit`).
+    var maxEvaluationSessions = EvaluationSample.defaultLimit
     /// The last `evaluationDays` days before as-of are held out for evaluation (default 1).
     var evaluationDays = 1
     /// Items with fewer clicks are left out of training (default 5, as in the benchmarks).

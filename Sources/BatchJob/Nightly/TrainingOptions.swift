@@ -48,6 +48,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Train on at most this many sessions, the most recent by last click (the validation window is carved from them).")
     var maxTrainingSessions = Settings.current.value(.maxTrainingSessions, or: TrainingSessionCap.defaultLimit)
 
+    @Option(help: "Evaluate the candidate, the champion and the contenders on at most this many held-out sessions, and choose epochs on at most this many validation sessions: an evenly spread sample of each, the same on every rerun.")
+    var maxEvaluationSessions = Settings.current.value(.maxEvaluationSessions, or: EvaluationSample.defaultLimit)
+
     func validate() throws {
         guard ModelConfiguration.preset(named: config) != nil else { throw ValidationError("--config must be danser or srgnn (got '\(config)').") }
         guard (1...1_000).contains(epochs), (1...1_000).contains(finetuneEpochs) else { throw ValidationError("--epochs and --finetune-epochs must be between 1 and 1,000.") }
@@ -63,6 +66,9 @@ struct TrainingOptions: ParsableArguments {
         try Self.validateSampling(above: sampledSoftmaxAbove, negatives: sampledNegatives)
         guard maxTrainingSessions >= 1 else {
             throw ValidationError("--max-training-sessions must be a number of sessions, 1 or more (got \(maxTrainingSessions)).")
+        }
+        guard maxEvaluationSessions >= 1 else {
+            throw ValidationError("--max-evaluation-sessions must be a number of sessions, 1 or more (got \(maxEvaluationSessions)).")
         }
     }
 
@@ -92,6 +98,7 @@ struct TrainingOptions: ParsableArguments {
         settings.sampledSoftmaxAbove = sampledSoftmaxAbove
         settings.sampledNegatives = sampledNegatives
         settings.maxTrainingSessions = maxTrainingSessions
+        settings.maxEvaluationSessions = maxEvaluationSessions
     }
 }
 

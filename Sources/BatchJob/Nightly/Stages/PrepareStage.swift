@@ -23,6 +23,7 @@ struct PrepareStage: Stage {
                 record["training_sessions"] = data.training.count
                 if let before = data.trainingSessionsBeforeCap { record["training_sessions_capped_from"] = before }
                 record["evaluation_sessions"] = data.split.test.count
+                if let before = data.evaluationSessionsBeforeSample { record["evaluation_sessions_sampled_from"] = before }
             } else {
                 record["training"] = "skipped: too little data"
             }
@@ -116,6 +117,15 @@ struct PrepareStage: Stage {
             ])
             context.summary.notes.append("Kept the \(cap.limit) most recent of \(before) \(what) (--max-training-sessions \(cap.limit)).")
         }
+        // A bound on the night's evaluation work: the candidate, the champion and the contenders
+        // are all read on the same sample of the held-out sessions.
+        let sample = EvaluationSample(limit: settings.maxEvaluationSessions)
+        let evaluationSampledFrom = sample.apply(to: &full.test)
+        if let before = evaluationSampledFrom {
+            context.logger.info("evaluation sessions sampled", metadata: ["kept": "\(sample.limit)", "sessions": "\(before)"])
+            context.summary.notes.append(
+                "Evaluated on an evenly spread \(sample.limit) of \(before) held-out sessions (--max-evaluation-sessions \(sample.limit)).")
+        }
         context.logger.info("training mode", metadata: ["mode": "\(mode.rawValue)", "reason": "\(reason)"])
         context.summary.mode = mode.rawValue
         context.summary.notes.append("Mode \(mode.rawValue): \(reason).")
@@ -135,7 +145,8 @@ struct PrepareStage: Stage {
         let trainedThrough = ingested.clickTime.lazy.filter { [start = settings.evaluationStartMicros] in $0 < start }.max() ?? settings.evaluationStartMicros
         return Output(
             data: PreparedData(
-                split: full, training: training, trainingEndTimes: trainingEndTimes, trainingSessionsBeforeCap: cappedFrom, mode: mode,
+                split: full, training: training, trainingEndTimes: trainingEndTimes, trainingSessionsBeforeCap: cappedFrom,
+                evaluationSessionsBeforeSample: evaluationSampledFrom, mode: mode,
                 modeReason: reason, base: base.record, trainedThroughMicros: trainedThrough),
             base: base, widened: widened)
     }
@@ -158,6 +169,9 @@ struct PreparedData {
     /// How many training sessions there were before `--max-training-sessions` dropped the oldest
     /// (nil when it dropped none).
     var trainingSessionsBeforeCap: Int?
+    /// How many held-out evaluation sessions there were before `--max-evaluation-sessions` took
+    /// its sample (nil when it took all of them).
+    var evaluationSessionsBeforeSample: Int? = nil
     var mode: TrainingMode
     var modeReason: String
     /// The model a fine-tune starts from and the candidate is compared with (see `BaseModel`).

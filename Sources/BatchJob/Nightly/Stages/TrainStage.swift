@@ -74,6 +74,11 @@ struct TrainStage: Stage {
             guard error.code == .datasetTooSmall else { throw error }
             context.summary.notes.append("No validation split (\(error.message)): \(epochs) epoch(s) trained on every training session.")
         }
+        let sample = EvaluationSample(limit: settings.maxEvaluationSessions)
+        if let before = sample.apply(to: &held) {
+            context.summary.notes.append(
+                "Chose epochs on an evenly spread \(sample.limit) of \(before) validation sessions (--max-evaluation-sessions \(sample.limit)).")
+        }
         let examples = PrefixSet(sessions: fit)
         let validation = PrefixSet(sessions: held)
         trainer.sampling = sampling
