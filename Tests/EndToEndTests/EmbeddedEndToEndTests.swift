@@ -38,4 +38,21 @@ import Testing
         #expect(stopped.status == 0)
         #expect(try Harness.run(["db", "status"], database: nil, environment: environment).status == 69)
     }
+
+    /// A relative --state-dir is the folder under the current directory. It once made the socket's
+    /// folder a relative path, which libpq took for a host name: the server started and nothing
+    /// could reach it.
+    @Test func aRelativeStateFolderIsTakenFromTheCurrentDirectory() throws {
+        let folder = Harness.scratchFolder + "/cwd-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        func run(_ arguments: [String]) throws -> Harness.Run {
+            try Harness.run(arguments + ["--state-dir", "state"], database: nil, in: folder)
+        }
+        defer { _ = try? run(["db", "stop"]) }
+        #expect(try run(["migrate"]).status == 0)
+        let url = try run(["db", "url"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let host = URLComponents(string: url)?.queryItems?.first { $0.name == "host" }?.value
+        #expect(host == folder + "/state/postgres/run", "\(url)")
+        #expect(try Connection(ConnectionConfiguration(url)).query("SELECT count(*) FROM danser.schema_migrations").scalar()?.int64Value ?? 0 > 10)
+    }
 }

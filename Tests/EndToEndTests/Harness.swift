@@ -53,8 +53,11 @@ enum Harness {
 
     /// Runs `danser-batch` with `DATABASE_URL` pointing at `database` (passed in the environment,
     /// never on the command line).
-    static func run(_ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String] = [:]) throws -> Run {
+    static func run(
+        _ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String] = [:], in directory: String? = nil
+    ) throws -> Run {
         let process = makeProcess(arguments, database: database, environment: extra)
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         // Standard error goes to a file so that a full pipe can never block the child.
         let errPath = scratchFolder + "/\(UUID().uuidString).err"
         FileManager.default.createFile(atPath: errPath, contents: nil)

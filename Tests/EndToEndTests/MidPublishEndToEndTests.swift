@@ -94,6 +94,42 @@ import Testing
         #expect(try TrustEndToEndTests.lineage(database) == twin.lineage)
     }
 
+    /// kill -9 after both connections filled and keyed their parts of the day (each part
+    /// committed on its own), before the swap: the previous day stays current, the parts wait in
+    /// staging unseen, and the rerun replaces them and publishes the twin's day, leaving no
+    /// staging table behind.
+    @Test func aKillBetweenThePartsAndTheSwapLeavesThePreviousDay() throws {
+        guard let twin = try Self.twin(), let database = try Nightly.importedDatabase() else { return }
+        try Self.publishPreviousDay(database)
+        let previous = try Nightly.published(database)
+
+        let night = try Harness.start(
+            ["nightly", "--as-of", Self.day] + Nightly.common, database: database,
+            environment: ["DANSER_TEST_HOLD_STAGE": "publish_recommendations:300"])
+        try Nightly.waitFor(database, """
+            SELECT count(*) FROM danser.runs
+            WHERE command = 'nightly' AND as_of = '\(Self.day)' AND status = 'running' AND stage = 'publish_recommendations'
+            """, timeout: 600)
+        #expect(night.process.isRunning, "the run ended before it was stopped: the test proves nothing")
+        night.kill()
+        let connection = try Connection(database)
+        let staged = try connection.query("""
+            SELECT c.relname, (SELECT count(*) FROM pg_index x WHERE x.indrelid = c.oid AND x.indisprimary)
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'danser.recommendations_staging_20140407'::regclass ORDER BY 1
+            """).rows().map { [$0[0].stringValue ?? "", String($0[1].int64Value ?? -1)] }
+        #expect(staged == [["recommendations_staging_20140407_p0", "1"], ["recommendations_staging_20140407_p1", "1"]], "\(staged)")
+        #expect(try connection.query("SELECT count(*) > 1000 FROM danser.recommendations_staging_20140407").scalar() == .bool(true))
+        #expect(try Nightly.published(database) == previous)
+        #expect(try connection.query("SELECT max(as_of)::text FROM bi.days").scalar()?.stringValue == Self.previousDay)
+
+        let rerun = try Nightly.nightly(Self.day, database: database)
+        #expect(rerun.status == 0, "\(rerun.stderr.suffix(2000))")
+        #expect(try TrustEndToEndTests.contentHash(database, Self.day) == twin.contentHash)
+        #expect(try TrustEndToEndTests.lineage(database) == twin.lineage)
+        #expect(try connection.query("SELECT count(*) FROM pg_class WHERE relname LIKE 'recommendations_staging%' AND relkind IN ('r', 'p')").scalar() == .int64(0))
+    }
+
     /// `pg_ctl stop -m immediate` after the day was swapped in, before the commit. First the
     /// server stays down longer than the retry policy: the run gives up (not exit 70), nothing
     /// changed, and the next run marks it abandoned at publish_recommendations. Then the same

@@ -188,7 +188,7 @@ struct ExperimentCommand: ParsableCommand {
             + "  prefixes/s  train s  eval s  peak MiB")
         fflush(nil)
         let interactive = isatty(STDERR_FILENO) != 0
-        var selection = EpochSelection(patience: patience)
+        var selection = try resumedSelection(of: trainer, configuration: configuration, itemCount: split.itemCount, validation: validation)
         while trainer.completedEpochs < epochs, !selection.shouldStop {
             let epochStart = Date()
             let summary = try trainer.trainEpoch(on: training) { progress in
@@ -201,10 +201,14 @@ struct ExperimentCommand: ParsableCommand {
             }
             if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             let trainSeconds = Date().timeIntervalSince(epochStart)
-            if let checkpoint { try save(Checkpoint(trainer), to: checkpoint) }
             let evalStart = Date()
             let checked = Evaluator.evaluate(trainer.model, on: validation, batchSize: configuration.batchSize, threads: threads)
             let best = selection.record(epoch: summary.epoch + 1, validation: checked, model: trainer.model)
+            // Saved once validated, the best beside it, so a resumed run chooses as an uninterrupted one would.
+            if let checkpoint {
+                if best { try save(Checkpoint(trainer), to: checkpoint + ".best") }
+                try save(Checkpoint(trainer), to: checkpoint)
+            }
             var testColumns = ""
             if testCurve {
                 let result = Evaluator.evaluate(trainer.model, on: test, batchSize: configuration.batchSize, threads: threads)
@@ -288,6 +292,32 @@ struct ExperimentCommand: ParsableCommand {
             return trainer
         }
         return try Trainer(configuration: configuration, itemCount: itemCount, seed: seed, threads: threads)
+    }
+
+    /// The epoch selection of a run resumed from --checkpoint: the best epoch so far comes from
+    /// `<checkpoint>.best`, validated again. A checkpoint without one (written before it was kept)
+    /// has only its last epoch to offer.
+    private func resumedSelection(
+        of trainer: Trainer, configuration: ModelConfiguration, itemCount: Int, validation: PrefixSet
+    ) throws -> EpochSelection {
+        var selection = EpochSelection(patience: patience)
+        guard let checkpoint, trainer.completedEpochs > 0 else { return selection }
+        var best = trainer
+        if let data = FileManager.default.contents(atPath: checkpoint + ".best") {
+            do {
+                best = try Checkpoint(decoding: data).makeTrainer(expecting: configuration, itemCount: itemCount, threads: threads)
+            } catch {
+                throw DANSeRError(error.code, "\(checkpoint).best: \(error.message) (or pass --restart to start over)")
+            }
+        } else {
+            print("no \(checkpoint).best: the epochs before \(trainer.completedEpochs) are not candidates for the choice")
+        }
+        let checked = Evaluator.evaluate(best.model, on: validation, batchSize: configuration.batchSize, threads: threads)
+        selection.resume(bestEpoch: best.completedEpochs, validation: checked, model: best.model, completedEpochs: trainer.completedEpochs)
+        print(String(
+            format: "best so far: epoch %d (val P@20 %.2f, MRR@20 %.2f); %d epoch(s) since", best.completedEpochs,
+            100 * checked.precision(at: 20), 100 * checked.reciprocalRank(at: 20), selection.epochsSinceBest))
+        return selection
     }
 
     /// Writes next to the target, then renames, so a crash never leaves half a checkpoint.

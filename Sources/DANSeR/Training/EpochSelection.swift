@@ -32,6 +32,15 @@ public struct EpochSelection: Sendable {
         return true
     }
 
+    /// Takes up a selection a resumed run made before it stopped: `best` was the best of its
+    /// epochs up to `completedEpochs`, the ones after it did not improve on it.
+    public mutating func resume(bestEpoch: Int, validation: EvaluationResult, model: Model, completedEpochs: Int) {
+        self.bestEpoch = bestEpoch
+        bestResult = validation
+        bestModel = model
+        epochsSinceBest = max(0, completedEpochs - bestEpoch)
+    }
+
     /// True once `patience` epochs in a row did not improve on the best.
     public var shouldStop: Bool { epochsSinceBest >= patience }
 

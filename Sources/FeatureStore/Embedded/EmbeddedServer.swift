@@ -30,8 +30,13 @@ public struct EmbeddedServer: Sendable {
     /// Turns off fsync and full-page writes: for throwaway test clusters only. Default false.
     public var unsafeFast = false
 
+    /// A relative `stateDirectory` is taken from the current directory: the socket's folder is the
+    /// connection's host, and libpq reads a host that is not an absolute path as a host name.
     public init(stateDirectory: String) {
-        self.stateDirectory = stateDirectory
+        self.stateDirectory = stateDirectory.hasPrefix("/")
+            ? stateDirectory
+            : URL(fileURLWithPath: stateDirectory, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
+                .standardizedFileURL.path
     }
 
     var serverDirectory: String { stateDirectory + "/postgres" }
