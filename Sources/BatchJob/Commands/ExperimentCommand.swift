@@ -206,8 +206,9 @@ struct ExperimentCommand: ParsableCommand {
             let best = selection.record(epoch: summary.epoch + 1, validation: checked, model: trainer.model)
             // Saved once validated, the best beside it, so a resumed run chooses as an uninterrupted one would.
             if let checkpoint {
-                if best { try save(Checkpoint(trainer), to: checkpoint + ".best") }
-                try save(Checkpoint(trainer), to: checkpoint)
+                let snapshot = Checkpoint(trainer).encoded()
+                if best { try save(snapshot, to: checkpoint + ".best") }
+                try save(snapshot, to: checkpoint)
             }
             var testColumns = ""
             if testCurve {
@@ -321,10 +322,10 @@ struct ExperimentCommand: ParsableCommand {
     }
 
     /// Writes next to the target, then renames, so a crash never leaves half a checkpoint.
-    private func save(_ snapshot: Checkpoint, to path: String) throws {
+    private func save(_ snapshot: Data, to path: String) throws {
         let temporary = path + ".partial"
         do {
-            try snapshot.encoded().write(to: URL(fileURLWithPath: temporary))
+            try snapshot.write(to: URL(fileURLWithPath: temporary))
         } catch {
             printError("cannot write the checkpoint \(temporary): \(error.localizedDescription). Check the folder exists and is writable.")
             throw ExitCode(ExitStatus.cantCreate.rawValue)

@@ -51,9 +51,16 @@ struct NightlyOptions: ParsableArguments {
         guard (1...36_500).contains(historyDays) else { throw ValidationError("--history-days must be between 1 and 36,500 (got \(historyDays)).") }
         guard (1...1_000).contains(topK) else { throw ValidationError("--top-k must be between 1 and 1,000 (got \(topK)).") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
-        guard (1...16).contains(publishStreams) else { throw ValidationError("--publish-streams must be between 1 and 16 (got \(publishStreams)).") }
+        try Self.validatePublishStreams(publishStreams)
         for name in [sourceTable, sessionColumn, itemColumn, timeColumn] where !SQLIdentifier.isValid(name) {
             throw ValidationError("'\(name)' is not a valid table or column name: use letters, digits and underscores (schema.table for tables).")
+        }
+    }
+
+    /// The check of `--publish-streams` (shared with `bench-serving`).
+    static func validatePublishStreams(_ streams: Int) throws {
+        guard (1...StagingTable.maximumParts).contains(streams) else {
+            throw ValidationError("--publish-streams must be between 1 and \(StagingTable.maximumParts) (got \(streams)).")
         }
     }
 

@@ -32,7 +32,7 @@ struct ServingBenchCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard (1...16).contains(publishStreams) else { throw ValidationError("--publish-streams must be between 1 and 16 (got \(publishStreams)).") }
+        try NightlyOptions.validatePublishStreams(publishStreams)
     }
 
     func run() throws {

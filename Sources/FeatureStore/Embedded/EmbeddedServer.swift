@@ -33,10 +33,7 @@ public struct EmbeddedServer: Sendable {
     /// A relative `stateDirectory` is taken from the current directory: the socket's folder is the
     /// connection's host, and libpq reads a host that is not an absolute path as a host name.
     public init(stateDirectory: String) {
-        self.stateDirectory = stateDirectory.hasPrefix("/")
-            ? stateDirectory
-            : URL(fileURLWithPath: stateDirectory, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
-                .standardizedFileURL.path
+        self.stateDirectory = stateDirectory.hasPrefix("/") ? stateDirectory : URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
     }
 
     var serverDirectory: String { stateDirectory + "/postgres" }

@@ -42,6 +42,9 @@ public struct StagingTable: Sendable, Equatable {
         return part
     }
 
+    /// Most parts a staging table may have (migration 0017), so most streams a day is written by.
+    public static let maximumParts = 16
+
     /// Rank bounds that give each of `streams` parts about as many of a session's `k` rows.
     public static func rankBounds(k: Int, streams: Int) -> [Int16] {
         let parts = max(1, min(streams, k))
