@@ -16,6 +16,9 @@ struct ModelLeverOptions: ParsableArguments {
     @Option(help: "Ramp the SANS weight up linearly from 0 over the first R epochs, step by step (default 0: off).")
     var sansRampEpochs: Int?
 
+    @Option(help: "Propagation steps K (receptive fields), 1 or more (default: the configuration's; DANSeR 3, SR-GNN 1).")
+    var propagationSteps: Int?
+
     /// The names of the levers turned on, for the model line of the output.
     var names: [String] {
         var names: [String] = []
@@ -23,6 +26,7 @@ struct ModelLeverOptions: ParsableArguments {
         if reversedPositions { names.append("reversed-positions") }
         if let labelSmoothing, labelSmoothing > 0 { names.append("label-smoothing \(labelSmoothing)") }
         if let sansRampEpochs, sansRampEpochs > 0 { names.append("sans-ramp \(sansRampEpochs)") }
+        if let propagationSteps { names.append("K \(propagationSteps)") }
         return names
     }
 
@@ -33,6 +37,9 @@ struct ModelLeverOptions: ParsableArguments {
         if let sansRampEpochs, sansRampEpochs < 0 {
             throw ValidationError("--sans-ramp-epochs must be 0 or more (got \(sansRampEpochs)).")
         }
+        if let propagationSteps, propagationSteps < 1 {
+            throw ValidationError("--propagation-steps must be 1 or more, e.g. 2 (got \(propagationSteps)).")
+        }
     }
 
     /// `configuration` with the levers asked for turned on.
@@ -42,6 +49,11 @@ struct ModelLeverOptions: ParsableArguments {
         if reversedPositions { c.usesReversedPositions = true }
         if let labelSmoothing { c.labelSmoothing = labelSmoothing }
         if let sansRampEpochs { c.negativeRampEpochs = sansRampEpochs }
+        if let propagationSteps {
+            c.propagationSteps = propagationSteps
+            // One step has one set of weights to share; more keep the configuration's sharing.
+            if propagationSteps == 1 { c.sharesPropagationWeights = true; c.sharesAttentionWeights = true }
+        }
         return c
     }
 }

@@ -1,0 +1,28 @@
+import DANSeR
+import Testing
+
+@testable import BatchJob
+
+/// `experiment`'s levers change only what they name; K is the full-budget ablation's knob.
+@Suite struct ModelLeverOptionsTests {
+    @Test func propagationStepsSetsK() throws {
+        let two = try ModelLeverOptions.parse(["--propagation-steps", "2"]).applied(to: .danser)
+        #expect(two.propagationSteps == 2)
+        #expect(two.usesFieldAttention)
+        var expected = ModelConfiguration.danser
+        expected.propagationSteps = 2
+        #expect(two == expected)
+        let one = try ModelLeverOptions.parse(["--propagation-steps", "1"]).applied(to: .danser)
+        #expect(one == Ablation.oneField.applied(to: .danser))
+        #expect(try ModelLeverOptions.parse(["--propagation-steps", "2"]).names == ["K 2"])
+    }
+
+    @Test func noLeverLeavesThePreset() throws {
+        #expect(try ModelLeverOptions.parse([]).applied(to: .danser) == .danser)
+        #expect(try ModelLeverOptions.parse([]).names.isEmpty)
+    }
+
+    @Test func zeroStepsAreRefused() {
+        #expect(throws: (any Error).self) { _ = try ModelLeverOptions.parse(["--propagation-steps", "0"]) }
+    }
+}
