@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import DANSeR
 
@@ -208,6 +209,22 @@ private func pow2(_ k: Int) -> Double { Double(sign: .plus, exponent: k, signifi
             let want = Double(x).squareRoot()
             #expect(abs(got - want) <= 3e-7 * want, "sqrt(\(x))")
             x *= 1.37
+        }
+    }
+
+    /// The gates' activations against double precision, over the range training meets, near
+    /// 0 (where 1 - 2 / (e + 1) would cancel), across the switch at 0.25 and far into saturation.
+    @Test func activationsAreAccurate() {
+        var inputs: [Float] = stride(from: -30, through: 30, by: 0.0137).map { Float($0) }
+        let edges: [Float] = [0, -0, 1e-30, -1e-30, 1e-6, -1e-6, 0.25, -0.25, Float(0.25).nextDown, Float(0.25).nextUp, 1e-3, 90, -90]
+        inputs += edges
+        for x in inputs {
+            let tanhWant = Foundation.tanh(Double(x))
+            #expect(abs(Double(VectorMath.tanh(x)) - tanhWant) <= 5e-7 * abs(tanhWant) + 1e-45, "tanh(\(x))")
+            #expect(VectorMath.tanh(-x) == -VectorMath.tanh(x))
+            let sigmoidWant = 1 / (1 + Foundation.exp(-Double(x)))
+            // Below -87.3 exp's input is clamped: the sigmoid is then below 1e-37, not exact.
+            #expect(x < -87 || abs(Double(VectorMath.sigmoid(x)) - sigmoidWant) <= 5e-7 * sigmoidWant, "sigmoid(\(x))")
         }
     }
 }

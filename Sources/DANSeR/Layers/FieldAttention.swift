@@ -28,7 +28,7 @@ struct FieldAttention: Sendable {
             var e: Float = 0
             for col in 0..<d {
                 let i = row &* d &+ col
-                let v = tanh(a.storage[i] + ul.storage[session &* d &+ col])
+                let v = VectorMath.tanh(a.storage[i] + ul.storage[session &* d &+ col])
                 a.storage[i] = v
                 e += w[col] * v
             }

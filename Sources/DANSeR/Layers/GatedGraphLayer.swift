@@ -1,5 +1,3 @@
-internal import Foundation
-
 /// One gated graph propagation step (MODEL.md section 2, SR-GNN's GNNCell):
 ///   a_in = M_in (H W_in + b_in) + b_iah,  a_out = M_out (H W_out + b_out) + b_oah,  a = [a_in ; a_out]
 ///   r = sigmoid(a W_ir + H W_hr + b_r),  z = sigmoid(a W_iz + H W_hz + b_z)
@@ -61,17 +59,35 @@ struct GatedGraphLayer: Sendable {
         var z = Matrix(rows: n, cols: d)
         var c = Matrix(rows: n, cols: d)
         var out = Matrix(rows: n, cols: d)
-        for node in 0..<n {
-            for col in 0..<d {
-                let gBase = node &* 3 &* d
-                let rv = VectorMath.sigmoid(gi.storage[gBase &+ col] + gh.storage[gBase &+ col])
-                let zv = VectorMath.sigmoid(gi.storage[gBase &+ d &+ col] + gh.storage[gBase &+ d &+ col])
-                let cv = tanh(gi.storage[gBase &+ 2 &* d &+ col] + rv * gh.storage[gBase &+ 2 &* d &+ col])
-                let i = node &* d &+ col
-                r.storage[i] = rv
-                z.storage[i] = zv
-                c.storage[i] = cv
-                out.storage[i] = cv + zv * (h.storage[i] - cv)
+        // Pointer loops over a row, activations from VectorMath: the compiler vectorizes them.
+        gi.storage.withUnsafeBufferPointer { gip in
+            gh.storage.withUnsafeBufferPointer { ghp in
+                h.storage.withUnsafeBufferPointer { hp in
+                    r.storage.withUnsafeMutableBufferPointer { rp in
+                        z.storage.withUnsafeMutableBufferPointer { zp in
+                            c.storage.withUnsafeMutableBufferPointer { cp in
+                                out.storage.withUnsafeMutableBufferPointer { op in
+                                    for node in 0..<n {
+                                        let gBase = node &* 3 &* d
+                                        let giRow = gip.baseAddress! + gBase
+                                        let ghRow = ghp.baseAddress! + gBase
+                                        let row = node &* d
+                                        for col in 0..<d {
+                                            let rv = VectorMath.sigmoid(giRow[col] + ghRow[col])
+                                            let zv = VectorMath.sigmoid(giRow[d &+ col] + ghRow[d &+ col])
+                                            let cv = VectorMath.tanh(giRow[2 &* d &+ col] + rv * ghRow[2 &* d &+ col])
+                                            let i = row &+ col
+                                            rp[i] = rv
+                                            zp[i] = zv
+                                            cp[i] = cv
+                                            op[i] = cv + zv * (hp[i] - cv)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         return (
