@@ -74,13 +74,16 @@ enum JobRoleNight {
                 "DELETE FROM \(relation)", "TRUNCATE \(relation)",
             ]
         }
+        // Each function by its schema-qualified name and argument count: regprocedure's text
+        // leaves the schema out when it is on the admin's search path (a superuser named danser).
         let functions = try admin.query("""
-            SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'danser'
-            """).rows().compactMap { $0.first?.stringValue }
+            SELECT format('%I.%I', n.nspname, p.proname), p.pronargs FROM pg_proc p
+            JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'danser'
+            """).rows()
         for function in functions {
-            let arguments = function[function.index(after: function.firstIndex(of: "(")!)..<function.index(before: function.endIndex)]
-            let nulls = arguments.isEmpty ? "" : arguments.split(separator: ",").map { _ in "NULL" }.joined(separator: ", ")
-            statements.append("SELECT \(function[..<function.firstIndex(of: "(")!])(\(nulls))")
+            guard let name = function.first?.stringValue, let count = function.last?.int64Value else { continue }
+            let nulls = Array(repeating: "NULL", count: Int(count)).joined(separator: ", ")
+            statements.append("SELECT \(name)(\(nulls))")
         }
         for statement in statements {
             do {
