@@ -53,16 +53,16 @@ struct AttentionReadout: Sendable {
         let q = p.value(query)
         var weights = [Float](repeating: 0, count: x.rows)
         var cat = Matrix(rows: b, cols: 2 * d)
-        for position in 0..<x.rows {
-            let s = Int(graph.positionSession[position])
-            var alpha: Float = 0
-            for col in 0..<d {
-                let i = position &* d &+ col
-                let v = VectorMath.sigmoid(gates.storage[i] + q1.storage[s &* d &+ col])
-                gates.storage[i] = v
-                alpha += q[col] * v
+        // The activations in one loop (it vectorizes), then each energy as a dot product.
+        gates.storage.withUnsafeMutableBufferPointer { gp in
+            q1.storage.withUnsafeBufferPointer { q1p in
+                for position in 0..<x.rows {
+                    let row = gp.baseAddress! + position &* d
+                    let lastRow = q1p.baseAddress! + Int(graph.positionSession[position]) &* d
+                    for col in 0..<d { row[col] = VectorMath.sigmoid(row[col] + lastRow[col]) }
+                    weights[position] = VectorMath.dot(q, row, count: d)
+                }
             }
-            weights[position] = alpha
         }
         if softmax {
             for s in 0..<b {

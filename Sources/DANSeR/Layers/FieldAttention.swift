@@ -23,16 +23,16 @@ struct FieldAttention: Sendable {
         let ul = last(u, p)
         let w = p.value(query)
         var energies = [Float](repeating: 0, count: z.rows)
-        for row in 0..<z.rows {
-            let session = row % b
-            var e: Float = 0
-            for col in 0..<d {
-                let i = row &* d &+ col
-                let v = VectorMath.tanh(a.storage[i] + ul.storage[session &* d &+ col])
-                a.storage[i] = v
-                e += w[col] * v
+        // The activations in one loop (it vectorizes), then each energy as a dot product.
+        a.storage.withUnsafeMutableBufferPointer { ap in
+            ul.storage.withUnsafeBufferPointer { ulp in
+                for row in 0..<z.rows {
+                    let activations = ap.baseAddress! + row &* d
+                    let lastRow = ulp.baseAddress! + (row % b) &* d
+                    for col in 0..<d { activations[col] = VectorMath.tanh(activations[col] + lastRow[col]) }
+                    energies[row] = VectorMath.dot(w, activations, count: d)
+                }
             }
-            energies[row] = e
         }
         var s = Matrix(rows: b, cols: d)
         for session in 0..<b {

@@ -105,26 +105,47 @@ struct GatedGraphLayer: Sendable {
         var dgi = Matrix(rows: n, cols: 3 * d)
         var dgh = Matrix(rows: n, cols: 3 * d)
         var dh = Matrix(rows: n, cols: d)
-        for node in 0..<n {
-            for col in 0..<d {
-                let i = node &* d &+ col
-                let g = dOut.storage[i]
-                let rv = cache.reset.storage[i]
-                let zv = cache.update.storage[i]
-                let cv = cache.candidate.storage[i]
-                let hv = cache.hidden.storage[i]
-                dh.storage[i] = g * zv
-                let dzPre = g * (hv - cv) * zv * (1 - zv)
-                let dcPre = g * (1 - zv) * (1 - cv * cv)
-                let gBase = node &* 3 &* d
-                let hc = cache.hiddenGates.storage[gBase &+ 2 &* d &+ col]
-                let drPre = dcPre * hc * rv * (1 - rv)
-                dgi.storage[gBase &+ col] = drPre
-                dgi.storage[gBase &+ d &+ col] = dzPre
-                dgi.storage[gBase &+ 2 &* d &+ col] = dcPre
-                dgh.storage[gBase &+ col] = drPre
-                dgh.storage[gBase &+ d &+ col] = dzPre
-                dgh.storage[gBase &+ 2 &* d &+ col] = dcPre * rv
+        // Pointer loops over a row: the compiler vectorizes them.
+        dgi.storage.withUnsafeMutableBufferPointer { dgip in
+            dgh.storage.withUnsafeMutableBufferPointer { dghp in
+                dh.storage.withUnsafeMutableBufferPointer { dhp in
+                    dOut.storage.withUnsafeBufferPointer { gp in
+                        cache.reset.storage.withUnsafeBufferPointer { rp in
+                            cache.update.storage.withUnsafeBufferPointer { zp in
+                                cache.candidate.storage.withUnsafeBufferPointer { cp in
+                                    cache.hidden.storage.withUnsafeBufferPointer { hp in
+                                        cache.hiddenGates.storage.withUnsafeBufferPointer { hgp in
+                                            for node in 0..<n {
+                                                let gBase = node &* 3 &* d
+                                                let dgiRow = dgip.baseAddress! + gBase
+                                                let dghRow = dghp.baseAddress! + gBase
+                                                let hcRow = hgp.baseAddress! + (gBase &+ 2 &* d)
+                                                let row = node &* d
+                                                for col in 0..<d {
+                                                    let i = row &+ col
+                                                    let g = gp[i]
+                                                    let rv = rp[i]
+                                                    let zv = zp[i]
+                                                    let cv = cp[i]
+                                                    dhp[i] = g * zv
+                                                    let dzPre = g * (hp[i] - cv) * zv * (1 - zv)
+                                                    let dcPre = g * (1 - zv) * (1 - cv * cv)
+                                                    let drPre = dcPre * hcRow[col] * rv * (1 - rv)
+                                                    dgiRow[col] = drPre
+                                                    dgiRow[d &+ col] = dzPre
+                                                    dgiRow[2 &* d &+ col] = dcPre
+                                                    dghRow[col] = drPre
+                                                    dghRow[d &+ col] = dzPre
+                                                    dghRow[2 &* d &+ col] = dcPre * rv
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         let da = gateInput.backward(input: cache.aggregated, outputGradient: dgi, p)!
