@@ -36,4 +36,33 @@ import Testing
             #expect(done.status == 0 && chosen(done) == chosen(whole), "\(done.stdout)")
         }
     }
+
+    /// `--refit`: a new model on training + validation prefixes for the epoch count chosen on
+    /// validation, tested once, and resumable from `<checkpoint>.refit` to the same figures.
+    @Test(.enabled(if: clicks != nil, "needs ../shared/data/diginetica/clicks.csv.gz"))
+    func aRefitTrainsOnTheWholeTrainingPeriodForTheChosenEpochs() throws {
+        let common = [
+            "experiment", "--clicks", Self.clicks!, "--test-from", "2016-05-25", "--min-item-clicks", "1", "--train-sessions", "1500",
+            "--test-sessions", "300", "--seed", "3", "--threads", "2", "--config", "srgnn", "--epochs", "2", "--refit",
+        ]
+        func line(_ run: Harness.Run, _ prefix: String) -> String? {
+            run.stdout.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init)
+        }
+        let whole = try Harness.run(common, database: nil)
+        #expect(whole.status == 0, "\(whole.stderr.suffix(1500))")
+        let chosenEpochs = line(whole, "chosen on validation: epoch ").flatMap { Int($0.split(separator: " ")[4]) }
+        let refitted = line(whole, "refit on training + validation")
+        #expect(chosenEpochs != nil && refitted?.contains("\(chosenEpochs ?? 0) epoch(s): test P@20") == true, "\(whole.stdout)")
+        // It trains on the fit and validation prefixes together.
+        let counts = line(whole, "training prefixes: ").map { $0.split(separator: " ").compactMap { Int($0) } } ?? []
+        #expect(counts.count >= 2 && whole.stdout.contains("sessions (\(counts[0] + counts[1]) prefixes)"), "\(whole.stdout)")
+        // Interrupted after the choice and its refit checkpoint, then run again: the same figures.
+        let checkpoint = Harness.scratchFolder + "/refit-\(UInt32.random(in: 0...UInt32.max)).ckpt"
+        let first = try Harness.run(common + ["--checkpoint", checkpoint, "--restart"], database: nil)
+        #expect(first.status == 0 && line(first, "refit on training + validation") == refitted, "\(first.stdout)")
+        #expect(FileManager.default.fileExists(atPath: checkpoint + ".refit"))
+        let again = try Harness.run(common + ["--checkpoint", checkpoint], database: nil)
+        #expect(again.stdout.contains("refit resumed from"), "\(again.stdout)")
+        #expect(again.status == 0 && line(again, "refit on training + validation") == refitted, "\(again.stdout)")
+    }
 }

@@ -64,6 +64,9 @@ struct ExperimentCommand: ParsableCommand {
     @Flag(help: "Also evaluate the test split after every epoch (printed for the record; nothing is chosen by it).")
     var testCurve = false
 
+    @Flag(help: "After the epoch is chosen on validation, train a new model (same seed) on the training and validation sessions together for that many epochs, and report its test figures too.")
+    var refit = false
+
     @Option(help: "Random seed for initialization and shuffling.")
     var seed: UInt64 = 1
 
@@ -243,6 +246,9 @@ struct ExperimentCommand: ParsableCommand {
             100 * result.precision(at: 20), 100 * result.reciprocalRank(at: 20),
             100 * result.precision(at: 10), 100 * result.reciprocalRank(at: 10), 100 * result.ndcg(at: 20)))
         fflush(nil)
+        if refit {
+            try refitAndTest(configuration, itemCount: split.itemCount, epochs: epoch, on: PrefixSet(sessions: trainingSessions), test: test)
+        }
     }
 
     /// Reads and splits the click file, cut to --train-sessions and --test-sessions; bad rows are
@@ -322,7 +328,7 @@ struct ExperimentCommand: ParsableCommand {
     }
 
     /// Writes next to the target, then renames, so a crash never leaves half a checkpoint.
-    private func save(_ snapshot: Data, to path: String) throws {
+    func save(_ snapshot: Data, to path: String) throws {
         let temporary = path + ".partial"
         do {
             try snapshot.write(to: URL(fileURLWithPath: temporary))
