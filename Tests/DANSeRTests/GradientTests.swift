@@ -227,4 +227,38 @@ private func pow2(_ k: Int) -> Double { Double(sign: .plus, exponent: k, signifi
             #expect(x < -87 || abs(Double(VectorMath.sigmoid(x)) - sigmoidWant) <= 5e-7 * sigmoidWant, "sigmoid(\(x))")
         }
     }
+
+    /// The one-pass kernels of the loss against the passes they replace, on lengths with and
+    /// without a tail after the 16-lane chunks, the maximum in the chunks and in the tail.
+    @Test func fusedLossKernelsMatchSeparatePasses() {
+        var random = RandomSource(seed: 5)
+        for count in [1, 15, 16, 37, 1000] {
+            let q = (0..<count).map { _ in random.uniform(-2, 2) }
+            for peak in [0, count - 1] {
+                var scores = (0..<count).map { _ in random.uniform(-5, 5) }
+                scores[peak] = 40
+                var fused = scores
+                let best = fused.withUnsafeMutableBufferPointer { p in
+                    VectorMath.addScaledReturningMaximum(p.baseAddress!, q, by: 0.7, count: count)
+                }
+                for j in 0..<count { scores[j] += 0.7 * q[j] }
+                #expect(fused == scores)
+                #expect(best == scores.max())
+
+                let target = count / 2
+                var separate = scores
+                let separateLoss = separate.withUnsafeMutableBufferPointer {
+                    SoftmaxCrossEntropy.lossAndGradient(row: $0.baseAddress!, columns: count, target: target, scale: 0.25)
+                }
+                let separateWeighted = VectorMath.dot(separate, q, count: count)
+                let (loss, weighted) = scores.withUnsafeMutableBufferPointer {
+                    SoftmaxCrossEntropy.lossAndGradient(
+                        row: $0.baseAddress!, columns: count, target: target, scale: 0.25, shift: best, weights: q)
+                }
+                #expect(loss == separateLoss)
+                #expect(scores == separate)
+                #expect(abs(weighted - separateWeighted) <= 1e-6 * (1 + abs(separateWeighted)))
+            }
+        }
+    }
 }

@@ -122,12 +122,30 @@ enum SoftmaxCrossEntropy {
     /// its loss (`target` is the column, 0-based).
     @inline(__always)
     static func lossAndGradient(row p: UnsafeMutablePointer<Float>, columns: Int, target: Int, scale: Float) -> Double {
+        lossAndGradient(
+            row: p, columns: columns, target: target, scale: scale, shift: VectorMath.maximum(p, count: columns),
+            weights: nil
+        ).loss
+    }
+
+    /// The same for a row whose maximum `shift` is known, also returning sum_j g_j w_j of the
+    /// gradient g it writes when `weights` are given (else 0): the scaling and the weighted sum
+    /// share one pass over the row.
+    @inline(__always)
+    static func lossAndGradient(
+        row p: UnsafeMutablePointer<Float>, columns: Int, target: Int, scale: Float, shift: Float,
+        weights: UnsafePointer<Float>?
+    ) -> (loss: Double, weighted: Float) {
         let targetLogit = p[target]
-        let shift = VectorMath.maximum(p, count: columns)
         let sum = VectorMath.expSubtractingInPlace(p, count: columns, shift: shift)
-        VectorMath.scale(p, count: columns, by: scale / sum)
+        var weighted: Float = 0
+        if let weights {
+            weighted = VectorMath.scaleReturningDot(p, by: scale / sum, weights, count: columns) - scale * weights[target]
+        } else {
+            VectorMath.scale(p, count: columns, by: scale / sum)
+        }
         p[target] -= scale
-        return Double(logf(sum) + shift - targetLogit)
+        return (Double(logf(sum) + shift - targetLogit), weighted)
     }
 
     /// The same with label smoothing `epsilon`: the target distribution is (1 - epsilon)

@@ -186,12 +186,37 @@ struct ScoringHead: Sendable {
         for (column, value) in cache.repeats[row] { out[column] += scalars[2] * value }
     }
 
+    /// `addBehaviour` for a row whose scores go on to the softmax: adds the terms and returns the
+    /// row's largest score in the same pass (the softmax's shift), so the row is read once, not
+    /// twice. Without behaviour terms it is the maximum alone.
+    @inline(__always)
+    func addBehaviourReturningMaximum(
+        row: Int, into out: UnsafeMutablePointer<Float>, _ cache: Cache, _ p: ParameterAccess
+    ) -> Float {
+        let n = scorer.itemCount
+        guard let behaviour else { return VectorMath.maximum(out, count: n) }
+        let scalars = p.value(behaviour.scalars)
+        var best = VectorMath.addScaledReturningMaximum(
+            out, p.value(behaviour.logPriors) + 1, by: scalars[0] + scalars[1] * cache.tastes[row], count: n)
+        for (column, value) in cache.repeats[row] {
+            out[column] += scalars[2] * value
+            best = max(best, out[column])
+        }
+        return best
+    }
+
     /// sum_j g_j pi_j for one row's score gradient `g` (N floats), the popularity factor of
     /// the behaviour scalars' gradient; 0 without behaviour normalization.
     @inline(__always)
     func popularity(ofGradient g: UnsafePointer<Float>, _ p: ParameterAccess) -> Float {
-        guard let behaviour else { return 0 }
-        return VectorMath.dot(g, p.value(behaviour.logPriors) + 1, count: scorer.itemCount)
+        guard let weights = popularityWeights(p) else { return 0 }
+        return VectorMath.dot(g, weights, count: scorer.itemCount)
+    }
+
+    /// pi_j (N floats), the weights of the popularity factor; nil without behaviour normalization.
+    @inline(__always)
+    func popularityWeights(_ p: ParameterAccess) -> UnsafePointer<Float>? {
+        behaviour.map { UnsafePointer(p.value($0.logPriors) + 1) }
     }
 
     /// The vectors multiplied with the table: s, or under NISER sigma * s / |s|; and |s| per row.

@@ -95,6 +95,52 @@ enum VectorMath {
         return total
     }
 
+    /// p[i] += factor * q[i], returning the largest new p[i] (count > 0): one pass where
+    /// `maximum` after the add would be two. Sixteen lanes at a time.
+    @inline(__always)
+    static func addScaledReturningMaximum(
+        _ p: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, by factor: Float, count: Int
+    ) -> Float {
+        var lanes = SIMD16<Float>(repeating: -.infinity)
+        var index = 0
+        while index &+ 16 <= count {
+            let chunk = UnsafeRawPointer(p + index).loadUnaligned(as: SIMD16<Float>.self)
+                + factor * UnsafeRawPointer(q + index).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(p + index).storeBytes(of: chunk, as: SIMD16<Float>.self)
+            lanes = lanes.replacing(with: chunk, where: chunk .> lanes)
+            index &+= 16
+        }
+        var best = lanes.max()
+        while index < count {
+            p[index] += factor * q[index]
+            best = Swift.max(best, p[index])
+            index &+= 1
+        }
+        return best
+    }
+
+    /// p[i] *= factor, returning sum_i p[i] q[i] of the scaled values: `scale` and `dot` in one pass.
+    @inline(__always)
+    static func scaleReturningDot(
+        _ p: UnsafeMutablePointer<Float>, by factor: Float, _ q: UnsafePointer<Float>, count: Int
+    ) -> Float {
+        var partial = SIMD16<Float>(repeating: 0)
+        var index = 0
+        while index &+ 16 <= count {
+            let chunk = factor * UnsafeRawPointer(p + index).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(p + index).storeBytes(of: chunk, as: SIMD16<Float>.self)
+            partial += chunk * UnsafeRawPointer(q + index).loadUnaligned(as: SIMD16<Float>.self)
+            index &+= 16
+        }
+        var total = partial.sum()
+        while index < count {
+            p[index] *= factor
+            total += p[index] * q[index]
+            index &+= 1
+        }
+        return total
+    }
+
     /// How many of the `count` floats are at least `threshold`.
     @inline(__always)
     static func countAtLeast(_ p: UnsafePointer<Float>, count: Int, threshold: Float) -> Int {

@@ -91,11 +91,22 @@ struct DANSeRObjective {
                                 }
                                 popularities[row] = head.popularity(ofGradient: scores, p)
                             }
+                            // Without negatives or smoothing, four reads of each row where six were: the
+                            // behaviour add with the maximum, the exponentials, their sum, and the
+                            // scaling with the popularity factor.
+                            let plain = !adaptive && configuration.labelSmoothing == 0
                             Parallel.forEachRange(count: rows, threads: threads) { range in
-                                let (negatives, gathered, _, _, _, p) = box.value
+                                let (negatives, gathered, losses, _, popularities, p) = box.value
                                 var scratch: [(index: Int32, score: Float)] = []
                                 for row in range {
                                     let scores = logits + row &* n
+                                    if plain {
+                                        let shift = head.addBehaviourReturningMaximum(row: row, into: scores, cache, p)
+                                        (losses[row], popularities[row]) = SoftmaxCrossEntropy.lossAndGradient(
+                                            row: scores, columns: n, target: targets[row], scale: scale, shift: shift,
+                                            weights: head.popularityWeights(p))
+                                        continue
+                                    }
                                     head.addBehaviour(row: row, into: scores, cache, p)
                                     if adaptive {
                                         negatives![row] = NegativeSampling.hardNegatives(
