@@ -1,4 +1,5 @@
 import ArgumentParser
+import DANSeR
 import FeatureStore
 import Foundation
 
@@ -26,6 +27,7 @@ struct DanserBatch: AsyncParsableCommand {
         sigaddset(&stopSignals, SIGTERM)
         sigaddset(&stopSignals, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+        restartIfBLASKernelIsAFallback()
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             try Settings.loadForProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment)
@@ -48,6 +50,25 @@ struct DanserBatch: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+
+    /// OpenBLAS chose its kernels when it loaded, before `main`. When it fell back to an old
+    /// kernel on a CPU it did not recognise, start again once, as the same process (exec), with
+    /// the right kernel named. An `OPENBLAS_CORETYPE` already set is left as it is, so this
+    /// never loops; if the exec fails the job goes on with the kernel it has.
+    static func restartIfBLASKernelIsAFallback() {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+            let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let flags = MachineDescription.field("flags", in: cpuinfo),
+            let kernel = BLASKernelChoice.correction(
+                core: BLASKernelChoice.detectedCore, flags: Set(flags.split(separator: " ").map(String.init)),
+                vendor: MachineDescription.field("vendor_id", in: cpuinfo) ?? "")
+        else { return }
+        setenv(BLASKernelChoice.detectedVariable, BLASKernelChoice.detectedCore, 1)
+        setenv("OPENBLAS_CORETYPE", kernel, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        unsetenv("OPENBLAS_CORETYPE")
+        unsetenv(BLASKernelChoice.detectedVariable)
     }
 
     /// Where the value an option's validation refused came from, when that was the configuration

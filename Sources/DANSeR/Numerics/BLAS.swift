@@ -1,4 +1,5 @@
 internal import CBLAS
+internal import Foundation
 
 /// Thin row-major wrappers over OpenBLAS, so no other file touches C types.
 public enum BLAS {
@@ -14,7 +15,11 @@ public enum BLAS {
     /// so benchmark figures from different machines are never compared blind.
     public static var buildDescription: String {
         let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS (unknown build)"
-        let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        let core = BLASKernelChoice.detectedCore
+        // After a restart past a fallback kernel, say which one OpenBLAS had chosen itself.
+        if let detected = ProcessInfo.processInfo.environment[BLASKernelChoice.detectedVariable] {
+            return "\(config) (kernel \(core); OpenBLAS detected \(detected))"
+        }
         return "\(config) (kernel \(core))"
     }
 
