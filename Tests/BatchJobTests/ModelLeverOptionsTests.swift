@@ -22,6 +22,17 @@ import Testing
         #expect(try ModelLeverOptions.parse([]).names.isEmpty)
     }
 
+    /// SANS is off in the preset; `--sans` turns it on, and with it the ramp becomes valid.
+    @Test func sansTurnsAdaptiveNegativesOn() throws {
+        #expect(!ModelConfiguration.danser.usesAdaptiveNegatives)
+        let on = try ModelLeverOptions.parse(["--sans", "--sans-ramp-epochs", "2"]).applied(to: .danser)
+        var expected = ModelConfiguration.allParts
+        expected.negativeRampEpochs = 2
+        #expect(on == expected)
+        try on.validate()
+        #expect(try ModelLeverOptions.parse(["--sans"]).names == ["sans"])
+    }
+
     @Test func zeroStepsAreRefused() {
         #expect(throws: (any Error).self) { _ = try ModelLeverOptions.parse(["--propagation-steps", "0"]) }
     }

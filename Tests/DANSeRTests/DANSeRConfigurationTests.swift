@@ -42,11 +42,14 @@ import Testing
 
     @Test func everySwitchOnItsOwnValidates() throws {
         try ModelConfiguration.danser.validate()
+        try ModelConfiguration.allParts.validate()
         for ablation in Ablation.allCases {
-            let c = ablation.applied(to: .danser)
-            #expect(c != .danser, "\(ablation.rawValue) changes nothing")
+            let c = ablation.applied(to: .allParts)
+            #expect(c != .allParts, "\(ablation.rawValue) changes nothing")
             try c.validate()
         }
+        // The preset is every part but SANS.
+        #expect(ModelConfiguration.danser == Ablation.noNegativeSampling.applied(to: .allParts))
         #expect(ModelConfiguration.srgnn.usesFusedScoring)
         #expect(!ModelConfiguration.danser.usesFusedScoring)
     }
@@ -119,7 +122,7 @@ import Testing
         #expect(Set(top.map(Int.init)) == Set(expected))
 
         // Through the objective: the same session with its best-scored item as target, then its worst.
-        var configuration = ModelConfiguration.danser
+        var configuration = ModelConfiguration.allParts
         configuration.hiddenSize = 8
         configuration.negativeMargin = 2
         let model = try Model(configuration: configuration, itemCount: 30, seed: 4)
@@ -244,7 +247,7 @@ import Testing
 @Suite struct UniformNegativesTests {
     /// The ablation draws as many negatives as the adaptive set would hold, never the target.
     @Test func uniformNegativesMatchTheAdaptiveCount() throws {
-        var configuration = ModelConfiguration.danser
+        var configuration = ModelConfiguration.allParts
         configuration.hiddenSize = 8
         configuration.usesUniformNegatives = true
         let model = try Model(configuration: configuration, itemCount: 40, seed: 5)

@@ -138,7 +138,7 @@ import Testing
 
     @Test func everySwitchTogether() throws {
         var setup = try Self.setup {
-            $0 = .danser
+            $0 = .allParts
             $0.negativeMargin = 1000
             $0.sharesPropagationWeights = false
             $0.sharesAttentionWeights = false

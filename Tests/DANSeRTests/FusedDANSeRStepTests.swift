@@ -46,7 +46,7 @@ import Testing
     }
 
     static var small: ModelConfiguration {
-        var c = ModelConfiguration.danser
+        var c = ModelConfiguration.allParts
         c.hiddenSize = 6
         c.batchSize = 16
         // Every item a negative, so the selection cannot flip between the two summation orders.
@@ -57,6 +57,16 @@ import Testing
 
     @Test func fullDANSeRMatchesReference() throws {
         let worst = try Self.compare(Self.small)
+        #expect(worst < 1e-3, "largest relative difference \(worst)")
+    }
+
+    /// The preset, without SANS: the loss takes its one-pass path.
+    @Test func thePresetMatchesReference() throws {
+        var c = Self.small
+        c.usesAdaptiveNegatives = false
+        #expect(c == { var d = ModelConfiguration.danser; d.hiddenSize = 6; d.batchSize = 16
+            d.negativeCandidates = c.negativeCandidates; d.negativeMargin = c.negativeMargin; return d }())
+        let worst = try Self.compare(c)
         #expect(worst < 1e-3, "largest relative difference \(worst)")
     }
 

@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func sansRamp() throws {
-        var c = ModelConfiguration.danser
+        var c = ModelConfiguration.allParts
         #expect(c.negativeLossWeight(atEpoch: 0) == c.negativeLossWeight)
         c.negativeRampEpochs = 4
         #expect(c.negativeLossWeight(atEpoch: 0) == 0)
@@ -122,9 +122,9 @@ import Testing
         #expect(loss(setup.model.configuration, weight: 0) < loss(setup.model.configuration, weight: nil))
     }
 
-    @Test func everyLeverWithTheDANSeRPreset() throws {
+    @Test func everyLeverWithEveryDANSeRPart() throws {
         let setup = try DANSeRGradientTests.setup {
-            $0 = .danser
+            $0 = .allParts
             $0.negativeMargin = 1000
             $0.maxSessionLength = 6
             $0.usesHighwayGate = true

@@ -8,7 +8,7 @@ import Testing
 @Suite struct SampledSoftmaxTests {
     /// DANSeR with every part on, 10 items of which the batch touches 1...7 (8, 9, 10 untouched).
     static func setup() throws -> TinySetup {
-        var configuration = ModelConfiguration.danser
+        var configuration = ModelConfiguration.allParts
         configuration.hiddenSize = 4
         configuration.propagationSteps = 2
         // Every candidate within the margin, so the selection cannot flip under finite differences.

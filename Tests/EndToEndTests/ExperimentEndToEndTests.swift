@@ -11,6 +11,15 @@ import Testing
         return FileManager.default.fileExists(atPath: file) ? file : nil
     }
 
+    /// SANS is off in the danser preset: ablating it would run the preset itself under another
+    /// name, so it is refused before any data is read (exit 64), naming the lever that turns it on.
+    @Test func ablatingAPartAlreadyOffIsRefused() throws {
+        let run = try Harness.run(
+            ["experiment", "--clicks", "/nonexistent/clicks.csv", "--test-from", "2016-05-25", "--ablate", "no-sans"], database: nil)
+        #expect(run.status == 64, "\(run.stderr)")
+        #expect(run.stderr.contains("--ablate no-sans changes nothing") && run.stderr.contains("--sans"), "\(run.stderr)")
+    }
+
     @Test(.enabled(if: clicks != nil, "needs ../shared/data/diginetica/clicks.csv.gz"))
     func aResumedRunChoosesAsAnUninterruptedOne() throws {
         let common = [

@@ -126,9 +126,19 @@ struct ExperimentCommand: ParsableCommand {
     func run() throws {
         output.bootstrap()
         if let kind = ContenderKind(rawValue: config) { return try runContender(kind) }
-        var configuration = ModelConfiguration.preset(named: config)!
-        for name in ablations { configuration = Ablation(rawValue: name)!.applied(to: configuration) }
-        configuration = levers.applied(to: configuration)
+        // The levers turn parts on, then the ablations switch parts off: `--sans --ablate
+        // uniform-negatives` is the uniform row. An ablation of a part already off is refused.
+        var configuration = levers.applied(to: ModelConfiguration.preset(named: config)!)
+        for name in ablations {
+            let ablated = Ablation(rawValue: name)!.applied(to: configuration)
+            guard ablated != configuration else {
+                printError("--ablate \(name) changes nothing: that part is already off in --config \(config)"
+                    + (levers.names.isEmpty ? "" : " with \(levers.names.map { "+" + $0 }.joined(separator: " "))")
+                    + ". Drop it, or turn the part on first (SANS: --sans).")
+                throw ExitCode(ExitStatus.usage.rawValue)
+            }
+            configuration = ablated
+        }
         if let batchSize { configuration.batchSize = batchSize }
         if let maxSessionLength { configuration.maxSessionLength = maxSessionLength }
         do {

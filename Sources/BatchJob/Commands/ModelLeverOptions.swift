@@ -13,7 +13,10 @@ struct ModelLeverOptions: ParsableArguments {
     @Option(help: "Label smoothing epsilon of the full-softmax cross-entropy, in [0, 1) (default 0: off).")
     var labelSmoothing: Float?
 
-    @Option(help: "Ramp the SANS weight up linearly from 0 over the first R epochs, step by step (default 0: off).")
+    @Flag(help: "Self-adaptive negative sampling (SANS) on: off in both presets, as the full-budget validation rows put it behind cross-entropy alone.")
+    var sans = false
+
+    @Option(help: "Ramp the SANS weight up linearly from 0 over the first R epochs, step by step (default 0: off; needs --sans).")
     var sansRampEpochs: Int?
 
     @Option(help: "Propagation steps K (receptive fields), 1 or more (default: the configuration's; DANSeR 3, SR-GNN 1).")
@@ -24,6 +27,7 @@ struct ModelLeverOptions: ParsableArguments {
         var names: [String] = []
         if highway { names.append("highway") }
         if reversedPositions { names.append("reversed-positions") }
+        if sans { names.append("sans") }
         if let labelSmoothing, labelSmoothing > 0 { names.append("label-smoothing \(labelSmoothing)") }
         if let sansRampEpochs, sansRampEpochs > 0 { names.append("sans-ramp \(sansRampEpochs)") }
         if let propagationSteps { names.append("K \(propagationSteps)") }
@@ -47,6 +51,7 @@ struct ModelLeverOptions: ParsableArguments {
         var c = configuration
         if highway { c.usesHighwayGate = true }
         if reversedPositions { c.usesReversedPositions = true }
+        if sans { c.usesAdaptiveNegatives = true }
         if let labelSmoothing { c.labelSmoothing = labelSmoothing }
         if let sansRampEpochs { c.negativeRampEpochs = sansRampEpochs }
         if let propagationSteps {

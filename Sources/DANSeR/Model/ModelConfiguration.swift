@@ -73,8 +73,9 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
     /// The public SR-GNN model: K = 1, raw attention, dot-product scores, no extras.
     public static let srgnn = ModelConfiguration()
 
-    /// Full DANSeR as MODEL.md specifies it.
-    public static var danser: ModelConfiguration {
+    /// DANSeR with every part MODEL.md specifies, self-adaptive negative sampling included: what
+    /// the one-epoch ablation table switches parts off from.
+    public static var allParts: ModelConfiguration {
         var c = ModelConfiguration()
         c.propagationSteps = 3
         c.attentionWeighting = .softmax
@@ -83,6 +84,14 @@ public struct ModelConfiguration: Codable, Sendable, Hashable {
         c.usesBehaviourNormalization = true
         c.usesAdaptiveNegatives = true
         c.dropout = 0.1
+        return c
+    }
+
+    /// The DANSeR preset: every part but SANS, which trailed cross-entropy alone on every seed of
+    /// the full-budget validation rows (docs/EXPERIMENTS.md); `experiment --sans` turns it on.
+    public static var danser: ModelConfiguration {
+        var c = allParts
+        c.usesAdaptiveNegatives = false
         return c
     }
 
