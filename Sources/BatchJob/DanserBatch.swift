@@ -57,7 +57,9 @@ struct DanserBatch: AsyncParsableCommand {
     /// the right kernel named. An `OPENBLAS_CORETYPE` already set is left as it is, so this
     /// never loops; if the exec fails the job goes on with the kernel it has.
     static func restartIfBLASKernelIsAFallback() {
-        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+        // The common case (a kernel chosen for the CPU) costs one string compare, no file read.
+        guard BLASKernelChoice.isFallback(BLASKernelChoice.detectedCore),
+            ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
             let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
             let flags = MachineDescription.field("flags", in: cpuinfo),
             let kernel = BLASKernelChoice.correction(

@@ -15,18 +15,12 @@ import Testing
         return (parts[0], parts.count > 1 ? parts[1] : nil)
     }
 
+    /// `bench`'s kernels alone, with `OPENBLAS_CORETYPE` set to `coreType` or not set at all.
     static func bench(coreType: String?) throws -> Harness.Run {
-        let process = Harness.makeProcess(
-            ["bench", "--repetitions", "1", "--clicks", "/nonexistent/clicks.csv"], database: nil, environment: [:])
-        process.environment?["OPENBLAS_CORETYPE"] = coreType
-        process.environment?["DANSER_BATCH_BLAS_DETECTED"] = nil
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Harness.Run(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
+        try Harness.run(
+            ["bench", "--repetitions", "1", "--clicks", "/nonexistent/clicks.csv"], database: nil,
+            environment: coreType.map { ["OPENBLAS_CORETYPE": $0] } ?? [:],
+            unset: ["OPENBLAS_CORETYPE", "DANSER_BATCH_BLAS_DETECTED"])
     }
 
     static let fallbacks: Set<String> = [

@@ -52,11 +52,12 @@ enum Harness {
     }
 
     /// Runs `danser-batch` with `DATABASE_URL` pointing at `database` (passed in the environment,
-    /// never on the command line).
+    /// never on the command line); `unset` names variables of this process the child must not see.
     static func run(
-        _ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String] = [:], in directory: String? = nil
+        _ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String] = [:],
+        unset: [String] = [], in directory: String? = nil
     ) throws -> Run {
-        let process = makeProcess(arguments, database: database, environment: extra)
+        let process = makeProcess(arguments, database: database, environment: extra, unset: unset)
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         // Standard error goes to a file so that a full pipe can never block the child.
         let errPath = scratchFolder + "/\(UUID().uuidString).err"
@@ -135,12 +136,16 @@ enum Harness {
 
     /// The executable with `DATABASE_URL` pointing at `database` (in the environment, never on
     /// the command line) and every other database variable of this process removed.
-    static func makeProcess(_ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String]) -> Process {
+    static func makeProcess(
+        _ arguments: [String], database: ConnectionConfiguration?, environment extra: [String: String], unset: [String] = []
+    ) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
-        for key in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "TEST_DATABASE_URL"] { environment[key] = nil }
+        for key in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "TEST_DATABASE_URL"] + unset {
+            environment[key] = nil
+        }
         if let database { environment["DATABASE_URL"] = database.expandedConninfo() }
         environment["DANSER_SQL_DIR"] = projectRoot + "/sql"
         for (key, value) in extra { environment[key] = value }

@@ -19,12 +19,15 @@ public enum BLASKernelChoice {
     /// `vendor`: "SkylakeX" on an Intel CPU with AVX-512, "Haswell" with AVX2 and FMA; nil when
     /// `core` is not a fallback or the CPU has neither.
     public static func correction(core: String, flags: Set<String>, vendor: String) -> String? {
-        guard fallbacks.contains(core.lowercased()) else { return nil }
+        guard isFallback(core) else { return nil }
         let avx512: Set<String> = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
         if vendor == "GenuineIntel", avx512.isSubset(of: flags) { return "SkylakeX" }
         if flags.contains("avx2"), flags.contains("fma") { return "Haswell" }
         return nil
     }
+
+    /// Whether `core` is one of OpenBLAS's fallback kernels.
+    public static func isFallback(_ core: String) -> Bool { fallbacks.contains(core.lowercased()) }
 
     /// The kernel OpenBLAS chose for this process.
     public static var detectedCore: String {
