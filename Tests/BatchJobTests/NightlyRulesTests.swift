@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import BatchJob
+import DANSeR
 import FeatureStore
 
 @Suite struct LogicalDateTests {
@@ -29,6 +30,20 @@ import FeatureStore
         #expect(rule.decide(asOf: today, champion: champion(retrainedDaysAgo: 7), itemCount: 1000, configurationName: "srgnn").mode == .retrain)
         #expect(rule.decide(asOf: today, champion: champion(retrainedDaysAgo: 1), itemCount: 1101, configurationName: "srgnn").mode == .retrain)
         #expect(rule.decide(asOf: today, champion: champion(retrainedDaysAgo: 1), itemCount: 1000, configurationName: "danser").mode == .retrain)
+    }
+
+    /// A preset whose content changed (K 3 to K 2 under the same name) retrains too: a fine-tune
+    /// would carry the champion's old shape forward until the weekly retrain.
+    @Test func retrainsWhenThePresetUnderTheSameNameChanged() {
+        var old = ModelConfiguration.danser
+        old.propagationSteps = 3
+        var stored = champion(retrainedDaysAgo: 1, name: "danser")
+        stored.configuration = old
+        let decision = rule.decide(asOf: today, champion: stored, itemCount: 1000, configurationName: "danser", configuration: .danser)
+        #expect(decision.mode == .retrain)
+        #expect(decision.reason.contains("K 3"))
+        stored.configuration = .danser
+        #expect(rule.decide(asOf: today, champion: stored, itemCount: 1000, configurationName: "danser", configuration: .danser).mode == .finetune)
     }
 
     @Test func otherwiseFineTunes() {

@@ -59,13 +59,27 @@ import Testing
 }
 
 @Suite struct WarmStartTests {
-    @Test func keepsTheWeightsAndScalesTheRate() throws {
+    @Test func keepsTheWeightsAndTrainsAtTheGivenRate() throws {
         var configuration = ModelConfiguration.srgnn
         configuration.hiddenSize = 8
         let model = try Model(configuration: configuration, itemCount: 12, seed: 4)
-        let trainer = try Trainer(warmStartFrom: model, learningRateScale: 0.1, seed: 5)
+        let rate = configuration.learningRate * 0.1
+        let trainer = try Trainer(warmStartFrom: model, learningRate: rate, seed: 5)
         #expect(trainer.model.parameters == model.parameters)
-        #expect(abs(trainer.learningRate(epoch: 0) - configuration.learningRate * 0.1) < 1e-9)
-        #expect(throws: DANSeRError.self) { try Trainer(warmStartFrom: model, learningRateScale: 0, seed: 5) }
+        #expect(abs(trainer.learningRate(epoch: 0) - rate) < 1e-9)
+        #expect(throws: DANSeRError.self) { try Trainer(warmStartFrom: model, learningRate: 0, seed: 5) }
+    }
+
+    /// Night after night of fine-tunes: each starts from the last fine-tuned model, whose stored
+    /// rate is already the fine-tune rate; the next one trains at that rate again, not a tenth of it.
+    @Test func aFineTuneOfAFineTuneKeepsTheRate() throws {
+        var configuration = ModelConfiguration.srgnn
+        configuration.hiddenSize = 8
+        let rate = configuration.learningRate * 0.1
+        var model = try Model(configuration: configuration, itemCount: 12, seed: 4)
+        for _ in 1...3 {
+            model = try Trainer(warmStartFrom: model, learningRate: rate, seed: 5).model
+            #expect(abs(model.configuration.learningRate - rate) < 1e-9)
+        }
     }
 }

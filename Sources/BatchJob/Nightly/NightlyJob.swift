@@ -86,5 +86,12 @@ final class NightlyJob {
         (JSON.decodeObject(record.hyperparametersJSON)["configuration_name"] as? String) ?? "srgnn"
     }
 
+    /// The configuration a stored model was trained with, or nil for records that predate it.
+    static func configuration(of record: ModelRecord) -> ModelConfiguration? {
+        guard let object = JSON.decodeObject(record.hyperparametersJSON)["configuration"],
+              let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
+        return try? JSONDecoder().decode(ModelConfiguration.self, from: data)
+    }
+
     static var host: String { ProcessInfo.processInfo.hostName }
 }

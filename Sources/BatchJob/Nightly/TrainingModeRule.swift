@@ -1,3 +1,5 @@
+import DANSeR
+
 /// How a night trains its candidate.
 enum TrainingMode: String, Sendable, CaseIterable {
     /// Decide by `TrainingModeRule`.
@@ -11,7 +13,7 @@ enum TrainingMode: String, Sendable, CaseIterable {
 /// The documented rule `--mode auto` follows: retrain when there is nothing to fine-tune, when
 /// the champion was last fully retrained `retrainEveryDays` or more days ago, when the catalogue
 /// grew by more than `maxGrowthForFinetune` since the champion, or when the configuration
-/// changed; otherwise fine-tune.
+/// changed (its name, or what a preset of the same name holds); otherwise fine-tune.
 struct TrainingModeRule: Sendable {
     /// Days between full retrains (default 7: a weekly retrain).
     var retrainEveryDays = 7
@@ -23,12 +25,22 @@ struct TrainingModeRule: Sendable {
         var lastRetrainAsOf: LogicalDate
         var itemCount: Int
         var configurationName: String
+        /// The configuration it was trained with, when its record holds one.
+        var configuration: ModelConfiguration? = nil
     }
 
-    func decide(asOf: LogicalDate, champion: Champion?, itemCount: Int, configurationName: String) -> (mode: TrainingMode, reason: String) {
+    func decide(
+        asOf: LogicalDate, champion: Champion?, itemCount: Int, configurationName: String, configuration: ModelConfiguration? = nil
+    ) -> (mode: TrainingMode, reason: String) {
         guard let champion else { return (.retrain, "no champion model yet") }
         if champion.configurationName != configurationName {
             return (.retrain, "configuration changed from \(champion.configurationName) to \(configurationName)")
+        }
+        if var old = champion.configuration, let configuration {
+            old.learningRate = configuration.learningRate  // a fine-tuned champion holds its fine-tune rate
+            guard old == configuration else {
+                return (.retrain, "the \(configurationName) configuration changed from (\(old.summary)) to (\(configuration.summary))")
+            }
         }
         let age = asOf.day - champion.lastRetrainAsOf.day
         if age >= Int64(retrainEveryDays) {

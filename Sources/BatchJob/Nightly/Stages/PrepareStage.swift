@@ -76,9 +76,12 @@ struct PrepareStage: Stage {
             let baseFacts = try base.record.map { record in
                 TrainingModeRule.Champion(
                     lastRetrainAsOf: LogicalDate(day: Int64(try context.registry.lastRetrainAsOfDay(of: record.version, on: context.connection) ?? record.asOfDay)),
-                    itemCount: record.itemCount, configurationName: NightlyJob.configurationName(of: record))
+                    itemCount: record.itemCount, configurationName: NightlyJob.configurationName(of: record),
+                    configuration: NightlyJob.configuration(of: record))
             }
-            (mode, reason) = settings.modeRule.decide(asOf: settings.asOf, champion: baseFacts, itemCount: full.itemCount, configurationName: settings.configurationName)
+            (mode, reason) = settings.modeRule.decide(
+                asOf: settings.asOf, champion: baseFacts, itemCount: full.itemCount,
+                configurationName: settings.configurationName, configuration: settings.configuration)
         }
         if mode == .finetune && base.record == nil {
             (mode, reason) = (.retrain, "no base model to fine-tune")

@@ -41,7 +41,9 @@ struct TrainStage: Stage {
         var parent: Int64?
         if data.mode == .finetune, let base = data.base {
             let model = try context.loadModel(base).growing(toItemCount: data.split.itemCount, seed: settings.seed)
-            trainer = try Trainer(warmStartFrom: model, learningRateScale: settings.finetuneRateScale, seed: settings.seed, threads: settings.threads)
+            // A share of the configuration's rate: the champion's own may already be a fine-tune's.
+            let rate = settings.configuration.learningRate * settings.finetuneRateScale
+            trainer = try Trainer(warmStartFrom: model, learningRate: rate, seed: settings.seed, threads: settings.threads)
             parent = base.version
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
