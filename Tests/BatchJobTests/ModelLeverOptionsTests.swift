@@ -27,6 +27,7 @@ import Testing
         #expect(!ModelConfiguration.danser.usesAdaptiveNegatives)
         let on = try ModelLeverOptions.parse(["--sans", "--sans-ramp-epochs", "2"]).applied(to: .danser)
         var expected = ModelConfiguration.allParts
+        expected.propagationSteps = ModelConfiguration.danser.propagationSteps
         expected.negativeRampEpochs = 2
         #expect(on == expected)
         try on.validate()

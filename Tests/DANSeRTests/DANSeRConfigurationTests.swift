@@ -48,8 +48,10 @@ import Testing
             #expect(c != .allParts, "\(ablation.rawValue) changes nothing")
             try c.validate()
         }
-        // The preset is every part but SANS.
-        #expect(ModelConfiguration.danser == Ablation.noNegativeSampling.applied(to: .allParts))
+        // The preset is every part but SANS, with two propagation steps.
+        var preset = Ablation.noNegativeSampling.applied(to: .allParts)
+        preset.propagationSteps = 2
+        #expect(ModelConfiguration.danser == preset)
         #expect(ModelConfiguration.srgnn.usesFusedScoring)
         #expect(!ModelConfiguration.danser.usesFusedScoring)
     }

@@ -64,6 +64,7 @@ import Testing
     @Test func thePresetMatchesReference() throws {
         var c = Self.small
         c.usesAdaptiveNegatives = false
+        c.propagationSteps = 2
         #expect(c == { var d = ModelConfiguration.danser; d.hiddenSize = 6; d.batchSize = 16
             d.negativeCandidates = c.negativeCandidates; d.negativeMargin = c.negativeMargin; return d }())
         let worst = try Self.compare(c)
