@@ -48,6 +48,16 @@ import Testing
         }
     }
 
+    /// Few probes over small, uneven cells: every session still gets its 20 (the short ones are
+    /// searched again over every cell), for both models and with the session's items excluded.
+    @Test(arguments: [false, true])
+    func aSessionAlwaysGetsItsK(excludeSeen: Bool) throws {
+        for model in try models() {
+            let approximate = topK(model, try ApproximateTopK(model: model, lists: 32, probes: 1), excludeSeen: excludeSeen)
+            #expect(approximate.allSatisfy { $0.count == 20 })
+        }
+    }
+
     @Test func fewerProbesFindMostOfTheExactTopK() throws {
         let model = try models()[1]
         let exact = topK(model, nil, excludeSeen: false)

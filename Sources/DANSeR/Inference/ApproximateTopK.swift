@@ -34,7 +34,15 @@ public struct ApproximateTopK: Sendable {
         let (queries, repeats, repeatWeight) = model.retrievalQueries(batch, table: table)
         // Room for the session's own items when they are excluded.
         let longest = sessions.map { Set($0).count }.max() ?? 0
-        let found = try index.search(queries, queryCount: sessions.count, k: k + (excludeSeen ? longest : 0), probes: probes)
+        let wanted = k + (excludeSeen ? longest : 0)
+        var found = try index.search(queries, queryCount: sessions.count, k: wanted, probes: probes)
+        // Where the probed cells held too few items, scan every cell: a session always gets its k.
+        let short = found.indices.filter { found[$0].count < min(wanted, model.itemCount) }
+        if !short.isEmpty {
+            let shortQueries = short.flatMap { queries[($0 * width)..<(($0 + 1) * width)] }
+            let again = try index.search(shortQueries, queryCount: short.count, k: wanted, probes: index.lists)
+            for (row, hits) in zip(short, again) { found[row] = hits }
+        }
         return sessions.indices.map { row in
             var candidates: [Int32: Float] = [:]
             for hit in found[row] { candidates[Int32(hit.id + 1)] = hit.score }
