@@ -44,6 +44,12 @@ import FeatureStore
         #expect(decision.reason.contains("K 3"))
         stored.configuration = .danser
         #expect(rule.decide(asOf: today, champion: stored, itemCount: 1000, configurationName: "danser", configuration: .danser).mode == .finetune)
+        // A fine-tuned champion holds its fine-tune's rate and decay step: not a changed preset.
+        var fineTuned = ModelConfiguration.danser
+        fineTuned.learningRate *= 0.1
+        fineTuned.decayStep = 1
+        stored.configuration = fineTuned
+        #expect(rule.decide(asOf: today, champion: stored, itemCount: 1000, configurationName: "danser", configuration: .danser).mode == .finetune)
     }
 
     @Test func otherwiseFineTunes() {

@@ -82,4 +82,18 @@ import Testing
             #expect(abs(model.configuration.learningRate - rate) < 1e-9)
         }
     }
+
+    /// A fine-tune's own schedule: an epoch at the given rate, then the preset's decay each epoch.
+    @Test func aFineTuneCanDecayOnItsOwnStep() throws {
+        var configuration = ModelConfiguration.srgnn
+        configuration.hiddenSize = 8
+        let model = try Model(configuration: configuration, itemCount: 12, seed: 4)
+        let rate = configuration.learningRate
+        let stepped = try Trainer(warmStartFrom: model, learningRate: rate, decayStep: 1, seed: 5)
+        #expect(abs(stepped.learningRate(epoch: 0) - rate) < 1e-9)
+        #expect(abs(stepped.learningRate(epoch: 1) - rate * configuration.decayRate) < 1e-9)
+        let preset = try Trainer(warmStartFrom: model, learningRate: rate, seed: 5)
+        #expect(abs(preset.learningRate(epoch: 1) - rate) < 1e-9)
+        #expect(throws: DANSeRError.self) { try Trainer(warmStartFrom: model, learningRate: rate, decayStep: 0, seed: 5) }
+    }
 }

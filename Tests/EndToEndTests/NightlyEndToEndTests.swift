@@ -82,13 +82,23 @@ import Testing
             "SELECT count(*) FROM bi.recommendations_current WHERE is_fallback AND (score IS NOT NULL OR fallback_clicks IS NULL)").scalar()
         #expect(fallbackWithScore == .int64(0))
         let lineage = try connection.query("""
-            SELECT mode, run_id IS NOT NULL, training_from IS NOT NULL, training_until = evaluation_from, source_table, epochs, hyperparameters ? 'configuration_name'
+            SELECT mode, run_id IS NOT NULL, training_from IS NOT NULL, training_until = evaluation_from, source_table, hyperparameters ? 'configuration_name'
             FROM bi.models ORDER BY model_version
             """).rows()
         #expect(lineage == [
-            [.text("retrain"), .bool(true), .bool(false), .bool(true), .text("danser.click_log"), .int32(1), .bool(true)],
-            [.text("fine-tune"), .bool(true), .bool(true), .bool(true), .text("danser.click_log"), .int32(1), .bool(true)],
+            [.text("retrain"), .bool(true), .bool(false), .bool(true), .text("danser.click_log"), .bool(true)],
+            [.text("fine-tune"), .bool(true), .bool(true), .bool(true), .text("danser.click_log"), .bool(true)],
         ])
+        // bi.models.epochs is the epoch kept on validation, as the ledger says, beside the cap and
+        // the epochs run; a fine-tune whose base won on validation kept 0.
+        let epochs = try connection.query("""
+            SELECT m.epochs, (m.hyperparameters ->> 'max_epochs')::int, (m.hyperparameters ->> 'epochs_trained')::int,
+                   (r.stage_results -> 'train' ->> 'epochs_kept')::int
+            FROM bi.models m JOIN danser.runs r USING (run_id) ORDER BY m.model_version
+            """).rows()
+        #expect(epochs.first == [.int32(1), .int32(1), .int32(1), .int32(1)])
+        #expect(epochs.count == 2 && epochs[1][1...2] == [.int32(1), .int32(1)] && epochs[1][0] == epochs[1][3])
+        #expect(epochs.count == 2 && [.int32(0), .int32(1)].contains(epochs[1][0]))
 
         // A rerun of a finished date is a no-op: same rows, same publication.
         let before = try Self.published(database)

@@ -19,6 +19,8 @@ struct NightlySettings: Sendable {
     var finetuneEpochs = 2
     /// Fine-tuning learning rate as a share of the configuration's (default 0.1).
     var finetuneRateScale: Float = 0.1
+    /// A fine-tune's rate decays every this many epochs; nil: the preset's schedule.
+    var finetuneDecayEpochs: Int? = nil
     /// Days of clicks before the evaluation window a fine-tune trains on (default 7).
     var finetuneWindowDays = 7
     var seed: UInt64 = 1

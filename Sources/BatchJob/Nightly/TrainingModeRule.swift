@@ -37,7 +37,9 @@ struct TrainingModeRule: Sendable {
             return (.retrain, "configuration changed from \(champion.configurationName) to \(configurationName)")
         }
         if var old = champion.configuration, let configuration {
-            old.learningRate = configuration.learningRate  // a fine-tuned champion holds its fine-tune rate
+            // A fine-tuned champion holds its fine-tune's rate and schedule.
+            old.learningRate = configuration.learningRate
+            old.decayStep = configuration.decayStep
             guard old == configuration else {
                 return (.retrain, "the \(configurationName) configuration changed from (\(old.summary)) to (\(configuration.summary))")
             }

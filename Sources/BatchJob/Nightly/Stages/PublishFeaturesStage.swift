@@ -69,7 +69,7 @@ struct PublishFeaturesStage: Stage {
         [
             "configuration_name": settings.configurationName,
             "configuration": JSON.decodeObject(JSON.encode(trained.trainer.model.configuration)),
-            "epochs": trained.epochs, "seed": Int(truncatingIfNeeded: settings.seed), "evaluation_days": settings.evaluationDays,
+            "epochs": trained.epochsKept, "max_epochs": trained.maxEpochs, "epochs_trained": trained.epochsTrained, "seed": Int(truncatingIfNeeded: settings.seed), "evaluation_days": settings.evaluationDays,
             "min_item_clicks": settings.minItemClicks, "finetune_window_days": settings.finetuneWindowDays,
             "validation": "\(settings.validationWindow)", "patience": settings.patience,
             "source": [

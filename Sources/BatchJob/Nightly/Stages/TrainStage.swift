@@ -16,7 +16,8 @@ struct TrainStage: Stage {
             switch self {
             case .trained(let model):
                 return [
-                    "trained": true, "epochs": model.epochs, "fingerprint": model.fingerprint, "parent": model.parent.map { Int($0) } ?? NSNull(),
+                    "trained": true, "max_epochs": model.maxEpochs, "epochs_trained": model.epochsTrained, "epochs_kept": model.epochsKept,
+                    "fingerprint": model.fingerprint, "parent": model.parent.map { Int($0) } ?? NSNull(),
                     "softmax": model.trainer.sampling.map { "sampled (\($0.negatives) negatives)" } ?? "full",
                 ]
             case .reused(let record): return ["trained": false, "reused_model": Int(record.version), "status": record.status.rawValue]
@@ -43,7 +44,8 @@ struct TrainStage: Stage {
             let model = try context.loadModel(base).growing(toItemCount: data.split.itemCount, seed: settings.seed)
             // A share of the configuration's rate: the champion's own may already be a fine-tune's.
             let rate = settings.configuration.learningRate * settings.finetuneRateScale
-            trainer = try Trainer(warmStartFrom: model, learningRate: rate, seed: settings.seed, threads: settings.threads)
+            trainer = try Trainer(
+                warmStartFrom: model, learningRate: rate, decayStep: settings.finetuneDecayEpochs, seed: settings.seed, threads: settings.threads)
             parent = base.version
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
@@ -138,14 +140,16 @@ struct TrainStage: Stage {
                 if best { try context.checkpoints.save(asOfDay: asOfDay, fingerprint: bestKey, epoch: completed, checkpoint: checkpoint, runID: context.runID, on: connection) }
             }
         }
+        let trained = trainer.completedEpochs
+        var kept = trained
         if let best = selection.bestModel, let bestEpoch = selection.bestEpoch {
-            let trained = trainer.completedEpochs
+            kept = bestEpoch
             if bestEpoch != trained { try trainer.rewind(to: best, completedEpochs: bestEpoch) }
             context.summary.notes.append(
                 "Epoch \(bestEpoch) of \(trained) kept, chosen on validation (\(settings.validationWindow), \(validation.count) prefixes)"
                     + (selection.shouldStop ? "; stopped early after \(settings.patience) epoch(s) without progress." : "."))
         }
-        return .trained(TrainedModel(trainer: trainer, parent: parent, fingerprint: fingerprint, epochs: epochs))
+        return .trained(TrainedModel(trainer: trainer, parent: parent, fingerprint: fingerprint, maxEpochs: epochs, epochsTrained: trained, epochsKept: kept))
     }
 
     /// What determines the model: a rerun with the same fingerprint reuses it. The base is part
@@ -154,7 +158,7 @@ struct TrainStage: Stage {
         let parts: [String] = [
             settings.asOf.description, data.mode.rawValue, settings.configurationName, JSON.encode(settings.configuration),
             "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.finetuneWindowDays)",
-            "\(settings.finetuneRateScale)", "\(data.split.itemCount)", "\(data.training.count)", "base \(data.base.map { String($0.version) } ?? "none")",
+            "\(settings.finetuneRateScale)", "\(settings.finetuneDecayEpochs.map(String.init) ?? "preset")", "\(data.split.itemCount)", "\(data.training.count)", "base \(data.base.map { String($0.version) } ?? "none")",
             "\(settings.validationWindow)", "\(settings.patience)",
         ] + (SampledSoftmax.forCatalogue(itemCount: data.split.itemCount, threshold: settings.sampledSoftmaxAbove, negatives: settings.sampledNegatives)
             .map { ["sampled \($0.negatives)"] } ?? [])
@@ -166,5 +170,10 @@ struct TrainedModel {
     var trainer: Trainer
     var parent: Int64?
     var fingerprint: String
-    var epochs: Int
+    /// The cap (--epochs, or --finetune-epochs for a fine-tune).
+    var maxEpochs: Int
+    /// Epochs run before the cap or early stopping.
+    var epochsTrained: Int
+    /// The epoch chosen on validation; 0 when a fine-tune kept its base model unchanged.
+    var epochsKept: Int
 }
