@@ -68,6 +68,8 @@ import Testing
         var settings = NightlySettings(asOf: LogicalDate(day: 20_000))
         #expect(settings.historyWindowProblem == nil)
         settings.historyDays = 7
+        #expect(settings.historyWindowProblem == nil)  // the fine-tune reads what a retrain reads
+        settings.finetuneWindowDays = 7
         #expect(settings.historyWindowProblem?.contains("--finetune-window-days 7") == true)
         settings.mode = .retrain
         #expect(settings.historyWindowProblem == nil)

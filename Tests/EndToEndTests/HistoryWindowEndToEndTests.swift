@@ -83,9 +83,9 @@ import Testing
         #expect(first["clicks"] as? Int == kept, "\(first)")
         #expect(first["sessions"] as? Int == 30 * 8 + 1, "\(first)")
 
-        // A fine-tune the next night reads from its training window's start (the base model's
-        // watermark, its last training click, is later), not the history window's.
-        let finetune = try Nightly.nightly("2025-06-02", source + ["--mode", "finetune"], database: database)
+        // A fine-tune the next night on a window of 7 days reads from that window's start (the
+        // base model's watermark, its last training click, is later), not the history window's.
+        let finetune = try Nightly.nightly("2025-06-02", source + ["--mode", "finetune", "--finetune-window-days", "7"], database: database)
         #expect(finetune.status == 0, "\(finetune.stderr.suffix(2000))")
         let second = try Self.ingestRecord(connection, asOf: "2025-06-02")
         #expect(second["window"] as? String == "fine-tune", "\(second)")

@@ -75,7 +75,7 @@ struct BenchCommand: ParsableCommand {
             print("training benchmark skipped: \(clicks) not found (it needs the ../shared data)")
             return
         }
-        var experiment = try ExperimentCommand.parse([
+        let experiment = try ExperimentCommand.parse([
             "--clicks", clicks, "--test-from", "2016-05-25", "--epochs", "1", "--threads", "\(threads)",
             "--train-sessions", "\(trainSessions == 0 ? Int.max : trainSessions)", "--test-sessions", "500",
             "--config", "srgnn",

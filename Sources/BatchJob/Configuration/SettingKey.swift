@@ -101,11 +101,11 @@ extension SettingKey {
     static let patience = SettingKey(key: "training.patience", variable: "DANSER_PATIENCE", flag: "--patience", builtIn: "2", kind: .integer,
         summary: "epochs without a better validation MRR@20 before stopping")
     static let finetuneWindowDays = SettingKey(key: "training.finetune_window_days", variable: "DANSER_FINETUNE_WINDOW_DAYS",
-        flag: "--finetune-window-days", builtIn: "7", kind: .integer, summary: "days of clicks a fine-tune trains on")
+        flag: "--finetune-window-days", builtIn: nil, kind: .integer, summary: "days of clicks a fine-tune trains on (default: a retrain's)")
     static let finetuneRateScale = SettingKey(key: "training.finetune_rate_scale", variable: "DANSER_FINETUNE_RATE_SCALE",
-        flag: "--finetune-rate-scale", builtIn: "0.1", kind: .number, summary: "a fine-tune's learning rate, as a share of the preset's")
+        flag: "--finetune-rate-scale", builtIn: "1", kind: .number, summary: "a fine-tune's learning rate, as a share of the preset's")
     static let finetuneDecayEpochs = SettingKey(key: "training.finetune_decay_epochs", variable: "DANSER_FINETUNE_DECAY_EPOCHS",
-        flag: "--finetune-decay-epochs", builtIn: nil, kind: .integer, summary: "a fine-tune's rate decays every N epochs (default: the preset's)")
+        flag: "--finetune-decay-epochs", builtIn: "1", kind: .integer, summary: "a fine-tune's rate decays every N epochs")
     static let evaluationDays = SettingKey(key: "training.evaluation_days", variable: "DANSER_EVALUATION_DAYS", flag: "--evaluation-days",
         builtIn: "1", kind: .integer, summary: "days before as-of held out for evaluation")
     static let minItemClicks = SettingKey(key: "training.min_item_clicks", variable: "DANSER_MIN_ITEM_CLICKS", flag: "--min-item-clicks",

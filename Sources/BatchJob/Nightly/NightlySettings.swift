@@ -17,12 +17,14 @@ struct NightlySettings: Sendable {
     /// Most epochs of a full retrain (default 6) and of a fine-tune (default 2).
     var epochs = 6
     var finetuneEpochs = 2
-    /// Fine-tuning learning rate as a share of the configuration's (default 0.1).
-    var finetuneRateScale: Float = 0.1
-    /// A fine-tune's rate decays every this many epochs; nil: the preset's schedule.
-    var finetuneDecayEpochs: Int? = nil
-    /// Days of clicks before the evaluation window a fine-tune trains on (default 7).
-    var finetuneWindowDays = 7
+    /// A fine-tune's schedule: the configuration's rate times this for its first epoch, decayed
+    /// by the configuration's factor every `finetuneDecayEpochs` (by default one epoch at the
+    /// full rate, then a tenth: the tail of a retrain's schedule, which the replay chose).
+    var finetuneRateScale: Float = 1
+    var finetuneDecayEpochs = 1
+    /// Days of clicks before the evaluation window a fine-tune trains on; nil: the days a retrain
+    /// reads (`fineTuneDays`).
+    var finetuneWindowDays: Int? = nil
     var seed: UInt64 = 1
     var threads = 2
     /// Train with the sampled softmax when the catalogue has more items than this (default
@@ -93,8 +95,13 @@ struct NightlySettings: Sendable {
     /// The first day of the history window (`historyDays` before as-of).
     var historyStartMicros: Int64 { asOf.adding(days: -historyDays).startMicros }
 
-    /// The first day a fine-tune trains on (`finetuneWindowDays` before the evaluation days).
-    var fineTuneStartMicros: Int64 { asOf.adding(days: -(evaluationDays + finetuneWindowDays)).startMicros }
+    /// Days a fine-tune trains on: `finetuneWindowDays`, or by default the history window's days
+    /// before the evaluation days, as a retrain (a fine-tune on the last week alone forgot more
+    /// than it learnt: docs/EXPERIMENTS.md, "Fine-tune against retrain").
+    var fineTuneDays: Int { finetuneWindowDays ?? max(1, historyDays - evaluationDays) }
+
+    /// The first day a fine-tune trains on (`fineTuneDays` before the evaluation days).
+    var fineTuneStartMicros: Int64 { asOf.adding(days: -(evaluationDays + fineTuneDays)).startMicros }
 
     /// Why the history window cannot hold what the run needs (evaluation and validation days, the
     /// fine-tune window, the active window), or nil when it can.
@@ -103,7 +110,9 @@ struct NightlySettings: Sendable {
         if case .days(let days) = validationWindow {
             needed.append((evaluationDays + days + 1, "--evaluation-days \(evaluationDays), --validation-days \(days) and a day of training"))
         }
-        if mode != .retrain { needed.append((evaluationDays + finetuneWindowDays, "--evaluation-days \(evaluationDays) and --finetune-window-days \(finetuneWindowDays)")) }
+        if mode != .retrain, let finetuneWindowDays {
+            needed.append((evaluationDays + finetuneWindowDays, "--evaluation-days \(evaluationDays) and --finetune-window-days \(finetuneWindowDays)"))
+        }
         needed.append(((activeWindowHours + 23) / 24, "--active-window-hours \(activeWindowHours)"))
         guard let widest = needed.max(by: { $0.days < $1.days }), widest.days > historyDays else { return nil }
         return "--history-days \(historyDays) is shorter than \(widest.what) need (\(widest.days) days): raise --history-days to at least \(widest.days)"

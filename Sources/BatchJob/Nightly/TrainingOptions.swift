@@ -24,14 +24,14 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Stop after this many epochs in a row without a better validation MRR@20 (then P@20).")
     var patience = Settings.current.value(.patience, or: 2)
 
-    @Option(help: "Days of clicks a fine-tune trains on.")
-    var finetuneWindowDays = Settings.current.value(.finetuneWindowDays, or: 7)
+    @Option(help: "Days of clicks a fine-tune trains on. Default: those a retrain reads (--history-days less --evaluation-days).")
+    var finetuneWindowDays: Int?
 
-    @Option(help: "A fine-tune's learning rate, as a share of the preset's (the same every night, whatever the champion's was).")
-    var finetuneRateScale = Settings.current.value(.finetuneRateScale, or: 0.1)
+    @Option(help: "A fine-tune's first learning rate, as a share of the preset's (the same every night, whatever the champion's was).")
+    var finetuneRateScale = Settings.current.value(.finetuneRateScale, or: 1.0)
 
-    @Option(help: "A fine-tune's rate decays (by the preset's factor) every N epochs. Default: the preset's step.")
-    var finetuneDecayEpochs: Int?
+    @Option(help: "A fine-tune's rate decays (by the preset's factor) every N epochs.")
+    var finetuneDecayEpochs = Settings.current.value(.finetuneDecayEpochs, or: 1)
 
     @Option(help: "Days before --as-of held out for evaluation.")
     var evaluationDays = Settings.current.value(.evaluationDays, or: 1)
@@ -61,12 +61,14 @@ struct TrainingOptions: ParsableArguments {
         guard ModelConfiguration.preset(named: config) != nil else { throw ValidationError("--config must be danser or srgnn (got '\(config)').") }
         guard (1...1_000).contains(epochs), (1...1_000).contains(finetuneEpochs) else { throw ValidationError("--epochs and --finetune-epochs must be between 1 and 1,000.") }
         guard (1...365).contains(evaluationDays) else { throw ValidationError("--evaluation-days must be between 1 and 365.") }
-        guard (1...365).contains(finetuneWindowDays) else { throw ValidationError("--finetune-window-days must be between 1 and 365.") }
+        if let days = finetuneWindowDays ?? Settings.current.optional(.finetuneWindowDays), !(1...36_500).contains(days) {
+            throw ValidationError("--finetune-window-days must be between 1 and 36,500 (got \(days)).")
+        }
         guard finetuneRateScale > 0, finetuneRateScale <= 10 else {
             throw ValidationError("--finetune-rate-scale must be above 0 and at most 10, e.g. 0.1 or 1 (got \(finetuneRateScale)).")
         }
-        if let step = finetuneDecayEpochs ?? Settings.current.optional(.finetuneDecayEpochs), !(1...1_000).contains(step) {
-            throw ValidationError("--finetune-decay-epochs must be between 1 and 1,000 (got \(step)).")
+        guard (1...1_000).contains(finetuneDecayEpochs) else {
+            throw ValidationError("--finetune-decay-epochs must be between 1 and 1,000 (got \(finetuneDecayEpochs)).")
         }
         guard (1...1_000_000).contains(minItemClicks) else { throw ValidationError("--min-item-clicks must be at least 1.") }
         guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be zero or more.") }
@@ -102,9 +104,9 @@ struct TrainingOptions: ParsableArguments {
         settings.patience = patience
         settings.epochs = epochs
         settings.finetuneEpochs = finetuneEpochs
-        settings.finetuneWindowDays = finetuneWindowDays
+        settings.finetuneWindowDays = finetuneWindowDays ?? Settings.current.optional(.finetuneWindowDays)
         settings.finetuneRateScale = Float(finetuneRateScale)
-        settings.finetuneDecayEpochs = finetuneDecayEpochs ?? Settings.current.optional(.finetuneDecayEpochs)
+        settings.finetuneDecayEpochs = finetuneDecayEpochs
         settings.evaluationDays = evaluationDays
         settings.minItemClicks = minItemClicks
         settings.tolerance = tolerance

@@ -93,7 +93,7 @@ struct PrepareStage: Stage {
         var trainingEndTimes = full.trainingEndTimes
         if mode == .finetune {
             // The recent window only; the vocabulary and the evaluation set stay those of the full split.
-            let windowStart = settings.evaluationStartMicros - Int64(settings.finetuneWindowDays) * 86_400_000_000
+            let windowStart = settings.evaluationStartMicros - Int64(settings.fineTuneDays) * 86_400_000_000
             let recent = try? makeSplit(ingested, from: windowStart, vocabulary: full.itemIDs, settings: settings)
             let kept = zip(recent?.training ?? [], recent?.trainingEndTimes ?? [])
                 .map { ($0.0.filter { Int($0) <= full.itemCount }, $0.1) }.filter { $0.0.count >= 2 }

@@ -70,7 +70,7 @@ struct PublishFeaturesStage: Stage {
             "configuration_name": settings.configurationName,
             "configuration": JSON.decodeObject(JSON.encode(trained.trainer.model.configuration)),
             "epochs": trained.epochsKept, "max_epochs": trained.maxEpochs, "epochs_trained": trained.epochsTrained, "seed": Int(truncatingIfNeeded: settings.seed), "evaluation_days": settings.evaluationDays,
-            "min_item_clicks": settings.minItemClicks, "finetune_window_days": settings.finetuneWindowDays,
+            "min_item_clicks": settings.minItemClicks, "finetune_window_days": settings.fineTuneDays,
             "validation": "\(settings.validationWindow)", "patience": settings.patience,
             "source": [
                 "table": settings.source.table, "session_column": settings.source.sessionColumn,

@@ -157,8 +157,8 @@ struct TrainStage: Stage {
     static func fingerprint(_ data: PreparedData, epochs: Int, settings: NightlySettings) -> String {
         let parts: [String] = [
             settings.asOf.description, data.mode.rawValue, settings.configurationName, JSON.encode(settings.configuration),
-            "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.finetuneWindowDays)",
-            "\(settings.finetuneRateScale)", "\(settings.finetuneDecayEpochs.map(String.init) ?? "preset")", "\(data.split.itemCount)", "\(data.training.count)", "base \(data.base.map { String($0.version) } ?? "none")",
+            "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.fineTuneDays)",
+            "\(settings.finetuneRateScale)", "\(settings.finetuneDecayEpochs)", "\(data.split.itemCount)", "\(data.training.count)", "base \(data.base.map { String($0.version) } ?? "none")",
             "\(settings.validationWindow)", "\(settings.patience)",
         ] + (SampledSoftmax.forCatalogue(itemCount: data.split.itemCount, threshold: settings.sampledSoftmaxAbove, negatives: settings.sampledNegatives)
             .map { ["sampled \($0.negatives)"] } ?? [])
