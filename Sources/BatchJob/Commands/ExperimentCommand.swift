@@ -13,7 +13,7 @@ struct ExperimentCommand: ParsableCommand {
             sessions, items with fewer than 5 clicks, test clicks on items unseen in training. The most \
             recent training sessions (--validation-fraction, default 0.1, or --validation-days) are held \
             out as validation: the epoch is chosen and training stops early (--patience) on validation \
-            MRR@20, then P@20. Each epoch prints loss, validation P@20 and MRR@20 (percent; * marks a new \
+            P@20 + MRR@20, then MRR@20. Each epoch prints loss, validation P@20 and MRR@20 (percent; * marks a new \
             best), training prefixes/s, seconds, peak memory; the test split is evaluated once, on the \
             chosen model (and after every epoch with --test-curve, for the record only).
             """
@@ -58,7 +58,7 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: "Hold out the training sessions of the last N days instead (overrides --validation-fraction).")
     var validationDays: Int?
 
-    @Option(help: "Stop after this many epochs in a row without a better validation MRR@20 (then P@20).")
+    @Option(help: "Stop after this many epochs in a row without a better validation P@20 + MRR@20.")
     var patience = 2
 
     @Flag(help: "Also evaluate the test split after every epoch (printed for the record; nothing is chosen by it).")
@@ -194,7 +194,7 @@ struct ExperimentCommand: ParsableCommand {
             "training: sampled softmax (\(split.itemCount) items > --sampled-softmax-above \(sampledSoftmaxAbove)): the batch's targets "
                 + "and \($0.negatives) popularity-sampled items per batch, logQ-corrected"
         } ?? "training: full softmax over all \(split.itemCount) items (--sampled-softmax-above \(sampledSoftmaxAbove))")
-        print("the epoch is chosen, and training stops after \(patience) epoch(s) without progress, on validation MRR@20 (then P@20)"
+        print("the epoch is chosen, and training stops after \(patience) epoch(s) without progress, on validation P@20 + MRR@20 (then MRR@20)"
             + (testCurve ? "; the test columns are for the record only, nothing is chosen by them" : ""))
         fflush(nil)
         print("epoch   lr        loss     val P@20  val MRR@20" + (testCurve ? "  | test P@20  MRR@20 (not used)" : "")
@@ -246,7 +246,7 @@ struct ExperimentCommand: ParsableCommand {
         }
         guard let chosen = selection.bestModel, let epoch = selection.bestEpoch, let checked = selection.bestResult else { return }
         if selection.shouldStop {
-            print("stopped early: \(patience) epoch(s) without a better validation MRR@20")
+            print("stopped early: \(patience) epoch(s) without a better validation P@20 + MRR@20")
         }
         let result = Evaluator.evaluate(chosen, on: test, batchSize: configuration.batchSize, threads: threads)
         print(String(

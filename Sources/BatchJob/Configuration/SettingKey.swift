@@ -99,7 +99,7 @@ extension SettingKey {
     static let validationDays = SettingKey(key: "training.validation_days", variable: "DANSER_VALIDATION_DAYS", flag: "--validation-days",
         builtIn: nil, kind: .integer, summary: "hold out the last N days instead")
     static let patience = SettingKey(key: "training.patience", variable: "DANSER_PATIENCE", flag: "--patience", builtIn: "2", kind: .integer,
-        summary: "epochs without a better validation MRR@20 before stopping")
+        summary: "epochs without a better validation P@20 + MRR@20 before stopping")
     static let finetuneWindowDays = SettingKey(key: "training.finetune_window_days", variable: "DANSER_FINETUNE_WINDOW_DAYS",
         flag: "--finetune-window-days", builtIn: nil, kind: .integer, summary: "days of clicks a fine-tune trains on (default: a retrain's)")
     static let finetuneRateScale = SettingKey(key: "training.finetune_rate_scale", variable: "DANSER_FINETUNE_RATE_SCALE",

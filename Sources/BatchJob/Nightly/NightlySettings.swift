@@ -12,7 +12,7 @@ struct NightlySettings: Sendable {
     var configuration = ModelConfiguration.danser
     /// The most recent training sessions held out to choose the epoch on (default 10 %).
     var validationWindow = ValidationWindow.fraction(0.1)
-    /// Training stops after this many epochs in a row without a better validation MRR@20 (default 2).
+    /// Training stops after this many epochs in a row without a better validation P@20 + MRR@20 (default 2).
     var patience = 2
     /// Most epochs of a full retrain (default 6) and of a fine-tune (default 2).
     var epochs = 6

@@ -21,7 +21,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Hold out the training sessions of the last N days instead (overrides --validation-fraction).")
     var validationDays: Int?
 
-    @Option(help: "Stop after this many epochs in a row without a better validation MRR@20 (then P@20).")
+    @Option(help: "Stop after this many epochs in a row without a better validation P@20 + MRR@20.")
     var patience = Settings.current.value(.patience, or: 2)
 
     @Option(help: "Days of clicks a fine-tune trains on. Default: those a retrain reads (--history-days less --evaluation-days).")

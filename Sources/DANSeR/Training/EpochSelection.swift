@@ -1,7 +1,9 @@
 /// Picks the epoch on validation and stops early: the best epoch is the one with the highest
-/// validation MRR@20, then P@20 (an earlier epoch wins a tie); training stops once `patience`
-/// epochs in a row have not improved on it. The best model is kept, so later, worse epochs never
-/// reach the caller.
+/// validation P@20 + MRR@20, then MRR@20 (an earlier epoch wins a tie); training stops once
+/// `patience` epochs in a row have not improved on it. The best model is kept, so later, worse
+/// epochs never reach the caller. The sum, not MRR@20 first: within one run MRR@20 flattens once
+/// the rate decays and wobbles in its second decimal while P@20 still climbs, so MRR@20 first
+/// let a wobble of 0.2 throw away a point of P@20.
 public struct EpochSelection: Sendable {
     /// Epochs without a new best before stopping (at least 1).
     public let patience: Int
@@ -44,11 +46,12 @@ public struct EpochSelection: Sendable {
     /// True once `patience` epochs in a row did not improve on the best.
     public var shouldStop: Bool { epochsSinceBest >= patience }
 
-    /// Higher MRR@20, then higher P@20; equal is not better.
+    /// Higher P@20 + MRR@20, then higher MRR@20; equal is not better.
     public static func isBetter(_ a: EvaluationResult, than b: EvaluationResult) -> Bool {
         let (mrrA, mrrB) = (a.reciprocalRank(at: 20), b.reciprocalRank(at: 20))
-        if mrrA != mrrB { return mrrA > mrrB }
-        return a.precision(at: 20) > b.precision(at: 20)
+        let (sumA, sumB) = (a.precision(at: 20) + mrrA, b.precision(at: 20) + mrrB)
+        if sumA != sumB { return sumA > sumB }
+        return mrrA > mrrB
     }
 }
 
