@@ -92,6 +92,8 @@ extension SettingKey {
         kind: .choice(["danser", "srgnn"]), summary: "model configuration preset")
     static let epochs = SettingKey(key: "training.epochs", variable: "DANSER_EPOCHS", flag: "--epochs", builtIn: "6", kind: .integer,
         summary: "most epochs of a retrain")
+    static let retrainEveryDays = SettingKey(key: "training.retrain_every_days", variable: "DANSER_RETRAIN_EVERY_DAYS",
+        flag: "--retrain-every-days", builtIn: "7", kind: .integer, summary: "auto mode retrains once the last retrain is this old")
     static let finetuneEpochs = SettingKey(key: "training.finetune_epochs", variable: "DANSER_FINETUNE_EPOCHS", flag: "--finetune-epochs",
         builtIn: "2", kind: .integer, summary: "most epochs of a fine-tune")
     static let validationFraction = SettingKey(key: "training.validation_fraction", variable: "DANSER_VALIDATION_FRACTION",
@@ -146,7 +148,7 @@ extension SettingKey {
         minSessions, minRows, maxDayDrop, maxFallbackShare, allowEmptyDay,
         retryAttempts, retryDelay, retryMaxDelay,
         keepDays, keepModels,
-        mode, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, finetuneRateScale, finetuneDecayEpochs, evaluationDays,
+        mode, retrainEveryDays, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, finetuneRateScale, finetuneDecayEpochs, evaluationDays,
         minItemClicks, tolerance, seed, sampledSoftmaxAbove, sampledNegatives, maxTrainingSessions, maxEvaluationSessions, historyDays,
         contenders, knnMargin,
         maxAge,

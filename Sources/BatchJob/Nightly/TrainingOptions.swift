@@ -3,8 +3,11 @@ import DANSeR
 
 /// How `nightly` and `backfill` train, evaluate and gate (`score` only scores, so it has none).
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Training mode: auto (weekly retrain, fine-tune in between), retrain or finetune.")
+    @Option(help: "Training mode: auto (retrain every --retrain-every-days, fine-tune in between), retrain or finetune.")
     var mode: TrainingModeOption = Settings.current.value(.mode, or: .auto)
+
+    @Option(help: "In auto mode, retrain once the last full retrain is this many days old (1: every night).")
+    var retrainEveryDays = Settings.current.value(.retrainEveryDays, or: 7)
 
     @Option(help: "Model configuration preset: danser or srgnn.")
     var config = Settings.current.value(.preset, or: "danser")
@@ -60,6 +63,9 @@ struct TrainingOptions: ParsableArguments {
     func validate() throws {
         guard ModelConfiguration.preset(named: config) != nil else { throw ValidationError("--config must be danser or srgnn (got '\(config)').") }
         guard (1...1_000).contains(epochs), (1...1_000).contains(finetuneEpochs) else { throw ValidationError("--epochs and --finetune-epochs must be between 1 and 1,000.") }
+        guard (1...3_650).contains(retrainEveryDays) else {
+            throw ValidationError("--retrain-every-days must be between 1 (every night) and 3,650 (got \(retrainEveryDays)).")
+        }
         guard (1...365).contains(evaluationDays) else { throw ValidationError("--evaluation-days must be between 1 and 365.") }
         if let days = finetuneWindowDays ?? Settings.current.optional(.finetuneWindowDays), !(1...36_500).contains(days) {
             throw ValidationError("--finetune-window-days must be between 1 and 36,500 (got \(days)).")
@@ -98,6 +104,7 @@ struct TrainingOptions: ParsableArguments {
 
     func apply(to settings: inout NightlySettings) {
         settings.mode = mode.mode
+        settings.modeRule.retrainEveryDays = retrainEveryDays
         settings.configurationName = config.lowercased()
         settings.configuration = ModelConfiguration.preset(named: config) ?? .danser
         settings.validationWindow = (validationDays ?? Settings.current.optional(.validationDays)).map { .days($0) } ?? .fraction(validationFraction)
