@@ -108,6 +108,8 @@ extension SettingKey {
         flag: "--finetune-rate-scale", builtIn: "1", kind: .number, summary: "a fine-tune's learning rate, as a share of the preset's")
     static let finetuneDecayEpochs = SettingKey(key: "training.finetune_decay_epochs", variable: "DANSER_FINETUNE_DECAY_EPOCHS",
         flag: "--finetune-decay-epochs", builtIn: "1", kind: .integer, summary: "a fine-tune's rate decays every N epochs")
+    static let finetuneKeep = SettingKey(key: "training.finetune_keep", variable: "DANSER_FINETUNE_KEEP",
+        flag: "--finetune-keep", builtIn: "1", kind: .number, summary: "share of the champion's weights a fine-tune starts from")
     static let evaluationDays = SettingKey(key: "training.evaluation_days", variable: "DANSER_EVALUATION_DAYS", flag: "--evaluation-days",
         builtIn: "1", kind: .integer, summary: "days before as-of held out for evaluation")
     static let minItemClicks = SettingKey(key: "training.min_item_clicks", variable: "DANSER_MIN_ITEM_CLICKS", flag: "--min-item-clicks",
@@ -148,7 +150,7 @@ extension SettingKey {
         minSessions, minRows, maxDayDrop, maxFallbackShare, allowEmptyDay,
         retryAttempts, retryDelay, retryMaxDelay,
         keepDays, keepModels,
-        mode, retrainEveryDays, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, finetuneRateScale, finetuneDecayEpochs, evaluationDays,
+        mode, retrainEveryDays, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, finetuneRateScale, finetuneDecayEpochs, finetuneKeep, evaluationDays,
         minItemClicks, tolerance, seed, sampledSoftmaxAbove, sampledNegatives, maxTrainingSessions, maxEvaluationSessions, historyDays,
         contenders, knnMargin,
         maxAge,

@@ -22,6 +22,9 @@ struct NightlySettings: Sendable {
     /// full rate, then a tenth: the tail of a retrain's schedule, which the replay chose).
     var finetuneRateScale: Float = 1
     var finetuneDecayEpochs = 1
+    /// The share of the champion's weights a fine-tune starts from, the rest a fresh
+    /// initialization's (1: the champion as it is; see `Model.shrunk`).
+    var finetuneKeep: Float = 1
     /// Days of clicks before the evaluation window a fine-tune trains on; nil: the days a retrain
     /// reads (`fineTuneDays`).
     var finetuneWindowDays: Int? = nil

@@ -36,6 +36,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "A fine-tune's rate decays (by the preset's factor) every N epochs.")
     var finetuneDecayEpochs = Settings.current.value(.finetuneDecayEpochs, or: 1)
 
+    @Option(help: "The share of the champion's weights a fine-tune starts from, the rest a fresh start's (1: the champion as it is).")
+    var finetuneKeep = Settings.current.value(.finetuneKeep, or: 1.0)
+
     @Option(help: "Days before --as-of held out for evaluation.")
     var evaluationDays = Settings.current.value(.evaluationDays, or: 1)
 
@@ -72,6 +75,9 @@ struct TrainingOptions: ParsableArguments {
         }
         guard finetuneRateScale > 0, finetuneRateScale <= 10 else {
             throw ValidationError("--finetune-rate-scale must be above 0 and at most 10, e.g. 0.1 or 1 (got \(finetuneRateScale)).")
+        }
+        guard finetuneKeep > 0, finetuneKeep <= 1 else {
+            throw ValidationError("--finetune-keep must be above 0 and at most 1, e.g. 0.5 or 1 (got \(finetuneKeep)).")
         }
         guard (1...1_000).contains(finetuneDecayEpochs) else {
             throw ValidationError("--finetune-decay-epochs must be between 1 and 1,000 (got \(finetuneDecayEpochs)).")
@@ -114,6 +120,7 @@ struct TrainingOptions: ParsableArguments {
         settings.finetuneWindowDays = finetuneWindowDays ?? Settings.current.optional(.finetuneWindowDays)
         settings.finetuneRateScale = Float(finetuneRateScale)
         settings.finetuneDecayEpochs = finetuneDecayEpochs
+        settings.finetuneKeep = Float(finetuneKeep)
         settings.evaluationDays = evaluationDays
         settings.minItemClicks = minItemClicks
         settings.tolerance = tolerance

@@ -40,19 +40,23 @@ struct TrainStage: Stage {
         }
         var trainer: Trainer
         var parent: Int64?
+        var warmStart: Model?
         if data.mode == .finetune, let base = data.base {
             let model = try context.loadModel(base).growing(toItemCount: data.split.itemCount, seed: settings.seed)
             // A share of the configuration's rate: the champion's own may already be a fine-tune's.
             let rate = settings.configuration.learningRate * settings.finetuneRateScale
-            trainer = try Trainer(
-                warmStartFrom: model, learningRate: rate, decayStep: settings.finetuneDecayEpochs, seed: settings.seed, threads: settings.threads)
+            func warmTrainer(_ start: Model) throws -> Trainer {
+                try Trainer(warmStartFrom: start, learningRate: rate, decayStep: settings.finetuneDecayEpochs, seed: settings.seed, threads: settings.threads)
+            }
+            trainer = try warmTrainer(model)
+            warmStart = trainer.model
+            if settings.finetuneKeep < 1 { trainer = try warmTrainer(model.shrunk(keeping: settings.finetuneKeep, seed: settings.seed)) }
             parent = base.version
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
         }
         let sampling = SampledSoftmax.forCatalogue(
             itemCount: data.split.itemCount, threshold: settings.sampledSoftmaxAbove, negatives: settings.sampledNegatives)
-        let warmStart = trainer.model
         var resumed = false
         if settings.discardCheckpoint {
             try context.checkpoints.delete(asOfDay: asOfDay, fingerprint: fingerprint, on: context.connection)
@@ -100,8 +104,8 @@ struct TrainStage: Stage {
         // The best epoch so far is kept as a checkpoint of its own, so a resumed run chooses as an uninterrupted one would.
         let bestKey = fingerprint + ".best"
         if validation.count > 0 {
-            if data.mode == .finetune {
-                // The warm start itself competes: a fine-tune that does not help on validation is not kept.
+            if let warmStart {
+                // The champion itself competes: a fine-tune that does not help on validation is not kept.
                 selection.record(epoch: 0, validation: Evaluator.evaluate(warmStart, on: validation, threads: settings.threads), model: warmStart)
             }
             if resumed, let saved = try context.checkpoints.load(asOfDay: asOfDay, fingerprint: bestKey, on: context.connection) {
@@ -160,7 +164,8 @@ struct TrainStage: Stage {
             "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.fineTuneDays)",
             "\(settings.finetuneRateScale)", "\(settings.finetuneDecayEpochs)", "\(data.split.itemCount)", "\(data.training.count)", "base \(data.base.map { String($0.version) } ?? "none")",
             "\(settings.validationWindow)", "\(settings.patience)",
-        ] + (SampledSoftmax.forCatalogue(itemCount: data.split.itemCount, threshold: settings.sampledSoftmaxAbove, negatives: settings.sampledNegatives)
+        ] + (settings.finetuneKeep == 1 ? [] : ["keep \(settings.finetuneKeep)"])
+            + (SampledSoftmax.forCatalogue(itemCount: data.split.itemCount, threshold: settings.sampledSoftmaxAbove, negatives: settings.sampledNegatives)
             .map { ["sampled \($0.negatives)"] } ?? [])
         return String(ShardSpec.hash(parts.joined(separator: "|")), radix: 16)
     }
