@@ -83,8 +83,11 @@ public struct EmbeddedServer: Sendable {
             logger.debug("embedded server already running", metadata: ["state_dir": "\(stateDirectory)"])
         } else {
             logger.info("starting embedded PostgreSQL", metadata: ["state_dir": "\(stateDirectory)"])
+            // The socket goes where this state folder is now: postgresql.conf names the folder the
+            // cluster was created in, and a state folder restored or moved elsewhere must still start.
+            let socketOption = "-k '" + socketDirectory.replacingOccurrences(of: "'", with: "'\\''") + "'"
             try runAsServerUser(
-                bin + "/pg_ctl", ["start", "-w", "-t", "60", "-s", "-D", dataDirectory, "-l", logFile],
+                bin + "/pg_ctl", ["start", "-w", "-t", "60", "-s", "-D", dataDirectory, "-l", logFile, "-o", socketOption],
                 what: "start the embedded server (see \(logFile))")
         }
         try createDatabaseIfMissing()
