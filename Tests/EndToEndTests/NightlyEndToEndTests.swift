@@ -48,6 +48,9 @@ import Testing
         #expect(models.count == 2)
         #expect(models.map { $0[1].stringValue } == ["retrain", "fine-tune"])
         #expect(models[1][2].int64Value == models[0][0].int64Value)
+        // The fine-tune records how it started: 0.3 of its parent's weights by default.
+        let keep = try connection.query("SELECT hyperparameters ->> 'finetune_keep' FROM danser.models ORDER BY model_version").rows()
+        #expect(keep.map { $0[0].stringValue } == [nil, "0.3"], "\(keep)")
 
         // The ledger holds P@20 and MRR@20 of the candidate, the champion and both baselines.
         let metrics = try connection.query("SELECT metrics::text FROM danser.runs WHERE command = 'nightly' AND as_of = '2014-04-08' AND status = 'succeeded'").scalar()?.stringValue ?? ""

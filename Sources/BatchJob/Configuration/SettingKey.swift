@@ -95,7 +95,7 @@ extension SettingKey {
     static let retrainEveryDays = SettingKey(key: "training.retrain_every_days", variable: "DANSER_RETRAIN_EVERY_DAYS",
         flag: "--retrain-every-days", builtIn: "7", kind: .integer, summary: "auto mode retrains once the last retrain is this old")
     static let finetuneEpochs = SettingKey(key: "training.finetune_epochs", variable: "DANSER_FINETUNE_EPOCHS", flag: "--finetune-epochs",
-        builtIn: "2", kind: .integer, summary: "most epochs of a fine-tune")
+        builtIn: "3", kind: .integer, summary: "most epochs of a fine-tune")
     static let validationFraction = SettingKey(key: "training.validation_fraction", variable: "DANSER_VALIDATION_FRACTION",
         flag: "--validation-fraction", builtIn: "0.1", kind: .number, summary: "share of training sessions held out for validation")
     static let validationDays = SettingKey(key: "training.validation_days", variable: "DANSER_VALIDATION_DAYS", flag: "--validation-days",
@@ -107,9 +107,9 @@ extension SettingKey {
     static let finetuneRateScale = SettingKey(key: "training.finetune_rate_scale", variable: "DANSER_FINETUNE_RATE_SCALE",
         flag: "--finetune-rate-scale", builtIn: "1", kind: .number, summary: "a fine-tune's learning rate, as a share of the preset's")
     static let finetuneDecayEpochs = SettingKey(key: "training.finetune_decay_epochs", variable: "DANSER_FINETUNE_DECAY_EPOCHS",
-        flag: "--finetune-decay-epochs", builtIn: "1", kind: .integer, summary: "a fine-tune's rate decays every N epochs")
+        flag: "--finetune-decay-epochs", builtIn: "2", kind: .integer, summary: "a fine-tune's rate decays every N epochs")
     static let finetuneKeep = SettingKey(key: "training.finetune_keep", variable: "DANSER_FINETUNE_KEEP",
-        flag: "--finetune-keep", builtIn: "1", kind: .number, summary: "share of the champion's weights a fine-tune starts from")
+        flag: "--finetune-keep", builtIn: "0.3", kind: .number, summary: "share of the champion's weights a fine-tune starts from")
     static let evaluationDays = SettingKey(key: "training.evaluation_days", variable: "DANSER_EVALUATION_DAYS", flag: "--evaluation-days",
         builtIn: "1", kind: .integer, summary: "days before as-of held out for evaluation")
     static let minItemClicks = SettingKey(key: "training.min_item_clicks", variable: "DANSER_MIN_ITEM_CLICKS", flag: "--min-item-clicks",

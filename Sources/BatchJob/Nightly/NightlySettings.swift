@@ -14,17 +14,18 @@ struct NightlySettings: Sendable {
     var validationWindow = ValidationWindow.fraction(0.1)
     /// Training stops after this many epochs in a row without a better validation P@20 + MRR@20 (default 2).
     var patience = 2
-    /// Most epochs of a full retrain (default 6) and of a fine-tune (default 2).
+    /// Most epochs of a full retrain (default 6) and of a fine-tune (default 3).
     var epochs = 6
-    var finetuneEpochs = 2
+    var finetuneEpochs = 3
     /// A fine-tune's schedule: the configuration's rate times this for its first epoch, decayed
-    /// by the configuration's factor every `finetuneDecayEpochs` (by default one epoch at the
-    /// full rate, then a tenth: the tail of a retrain's schedule, which the replay chose).
+    /// by the configuration's factor every `finetuneDecayEpochs` (by default two epochs at the
+    /// full rate, then a tenth).
     var finetuneRateScale: Float = 1
-    var finetuneDecayEpochs = 1
+    var finetuneDecayEpochs = 2
     /// The share of the champion's weights a fine-tune starts from, the rest a fresh
-    /// initialization's (1: the champion as it is; see `Model.shrunk`).
-    var finetuneKeep: Float = 1
+    /// initialization's (see `Model.shrunk`). The replay chose 0.3: the champion itself, trained
+    /// again on the sessions it has fitted, overfits them (docs/EXPERIMENTS.md).
+    var finetuneKeep = 0.3
     /// Days of clicks before the evaluation window a fine-tune trains on; nil: the days a retrain
     /// reads (`fineTuneDays`).
     var finetuneWindowDays: Int? = nil

@@ -16,7 +16,7 @@ struct TrainingOptions: ParsableArguments {
     var epochs = Settings.current.value(.epochs, or: 6)
 
     @Option(help: "Most epochs of a fine-tune (fewer when validation stops it early; 0 epochs, the champion as it was, can win).")
-    var finetuneEpochs = Settings.current.value(.finetuneEpochs, or: 2)
+    var finetuneEpochs = Settings.current.value(.finetuneEpochs, or: 3)
 
     @Option(help: "Share of the training sessions (the most recent) held out to choose the epoch on.")
     var validationFraction = Settings.current.value(.validationFraction, or: 0.1)
@@ -34,10 +34,10 @@ struct TrainingOptions: ParsableArguments {
     var finetuneRateScale = Settings.current.value(.finetuneRateScale, or: 1.0)
 
     @Option(help: "A fine-tune's rate decays (by the preset's factor) every N epochs.")
-    var finetuneDecayEpochs = Settings.current.value(.finetuneDecayEpochs, or: 1)
+    var finetuneDecayEpochs = Settings.current.value(.finetuneDecayEpochs, or: 2)
 
     @Option(help: "The share of the champion's weights a fine-tune starts from, the rest a fresh start's (1: the champion as it is).")
-    var finetuneKeep = Settings.current.value(.finetuneKeep, or: 1.0)
+    var finetuneKeep = Settings.current.value(.finetuneKeep, or: 0.3)
 
     @Option(help: "Days before --as-of held out for evaluation.")
     var evaluationDays = Settings.current.value(.evaluationDays, or: 1)
@@ -77,7 +77,7 @@ struct TrainingOptions: ParsableArguments {
             throw ValidationError("--finetune-rate-scale must be above 0 and at most 10, e.g. 0.1 or 1 (got \(finetuneRateScale)).")
         }
         guard finetuneKeep > 0, finetuneKeep <= 1 else {
-            throw ValidationError("--finetune-keep must be above 0 and at most 1, e.g. 0.5 or 1 (got \(finetuneKeep)).")
+            throw ValidationError("--finetune-keep must be above 0 and at most 1, e.g. 0.3 or 1 (got \(finetuneKeep)).")
         }
         guard (1...1_000).contains(finetuneDecayEpochs) else {
             throw ValidationError("--finetune-decay-epochs must be between 1 and 1,000 (got \(finetuneDecayEpochs)).")
@@ -120,7 +120,7 @@ struct TrainingOptions: ParsableArguments {
         settings.finetuneWindowDays = finetuneWindowDays ?? Settings.current.optional(.finetuneWindowDays)
         settings.finetuneRateScale = Float(finetuneRateScale)
         settings.finetuneDecayEpochs = finetuneDecayEpochs
-        settings.finetuneKeep = Float(finetuneKeep)
+        settings.finetuneKeep = finetuneKeep
         settings.evaluationDays = evaluationDays
         settings.minItemClicks = minItemClicks
         settings.tolerance = tolerance

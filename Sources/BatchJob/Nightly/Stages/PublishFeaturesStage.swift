@@ -72,6 +72,8 @@ struct PublishFeaturesStage: Stage {
             "epochs": trained.epochsKept, "max_epochs": trained.maxEpochs, "epochs_trained": trained.epochsTrained, "seed": Int(truncatingIfNeeded: settings.seed), "evaluation_days": settings.evaluationDays,
             "min_item_clicks": settings.minItemClicks, "finetune_window_days": settings.fineTuneDays,
             "validation": "\(settings.validationWindow)", "patience": settings.patience,
+            // How a fine-tune started: the share of its parent's weights (the rest a fresh initialization's).
+            "finetune_keep": trained.parent == nil ? NSNull() : settings.finetuneKeep,
             "source": [
                 "table": settings.source.table, "session_column": settings.source.sessionColumn,
                 "item_column": settings.source.itemColumn, "time_column": settings.source.timeColumn,

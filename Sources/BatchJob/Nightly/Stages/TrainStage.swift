@@ -50,7 +50,7 @@ struct TrainStage: Stage {
             }
             trainer = try warmTrainer(model)
             warmStart = trainer.model
-            if settings.finetuneKeep < 1 { trainer = try warmTrainer(model.shrunk(keeping: settings.finetuneKeep, seed: settings.seed)) }
+            if settings.finetuneKeep < 1 { trainer = try warmTrainer(model.shrunk(keeping: Float(settings.finetuneKeep), seed: settings.seed)) }
             parent = base.version
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
