@@ -45,12 +45,11 @@ struct TrainStage: Stage {
             let model = try context.loadModel(base).growing(toItemCount: data.split.itemCount, seed: settings.seed)
             // A share of the configuration's rate: the champion's own may already be a fine-tune's.
             let rate = settings.configuration.learningRate * settings.finetuneRateScale
-            func warmTrainer(_ start: Model) throws -> Trainer {
-                try Trainer(warmStartFrom: start, learningRate: rate, decayStep: settings.finetuneDecayEpochs, seed: settings.seed, threads: settings.threads)
-            }
-            trainer = try warmTrainer(model)
+            trainer = try Trainer(
+                warmStartFrom: model, learningRate: rate, decayStep: settings.finetuneDecayEpochs, seed: settings.seed, threads: settings.threads)
+            // The champion competes as epoch 0; training starts from part of it (--finetune-keep).
             warmStart = trainer.model
-            if settings.finetuneKeep < 1 { trainer = try warmTrainer(model.shrunk(keeping: Float(settings.finetuneKeep), seed: settings.seed)) }
+            try trainer.rewind(to: trainer.model.shrunk(keeping: Float(settings.finetuneKeep), seed: settings.seed), completedEpochs: 0)
             parent = base.version
         } else {
             trainer = try Trainer(configuration: settings.configuration, itemCount: data.split.itemCount, seed: settings.seed, threads: settings.threads)
