@@ -37,4 +37,16 @@ import Testing
     @Test func zeroStepsAreRefused() {
         #expect(throws: (any Error).self) { _ = try ModelLeverOptions.parse(["--propagation-steps", "0"]) }
     }
+
+    /// The cosine scale and dropout change those two numbers and nothing else.
+    @Test func cosineScaleAndDropoutSetTheirNumbers() throws {
+        let levers = try ModelLeverOptions.parse(["--cosine-scale", "16", "--dropout", "0.2"])
+        var expected = ModelConfiguration.danser
+        expected.cosineScale = 16
+        expected.dropout = 0.2
+        #expect(levers.applied(to: .danser) == expected)
+        #expect(levers.names == ["cosine-scale 16.0", "dropout 0.2"])
+        #expect(throws: (any Error).self) { _ = try ModelLeverOptions.parse(["--cosine-scale", "0"]) }
+        #expect(throws: (any Error).self) { _ = try ModelLeverOptions.parse(["--dropout", "1"]) }
+    }
 }

@@ -242,6 +242,13 @@ struct ExperimentCommand: ParsableCommand {
                     + "scoring backward %.1f  backward %.1f  adam %.1f;  items scored per prefix %.0f",
                 t.batching, t.sessionForward, t.scoring, t.loss, t.scoringBackward, t.sessionBackward, t.optimizer,
                 Double(t.scoredColumns) / Double(max(1, t.scoredRows))))
+            let scalars = trainer.model.behaviourScalars
+            if !scalars.isEmpty {
+                // How far the popularity and repeat terms have moved from their start at 0.
+                print(String(
+                    format: "        behaviour scalars: b0 %.3f  b1 %.3f  rho %.3f",
+                    scalars["b0"] ?? 0, scalars["b1"] ?? 0, scalars["rho"] ?? 0))
+            }
             fflush(nil)
         }
         guard let chosen = selection.bestModel, let epoch = selection.bestEpoch, let checked = selection.bestResult else { return }

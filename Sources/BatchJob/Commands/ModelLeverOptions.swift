@@ -22,6 +22,12 @@ struct ModelLeverOptions: ParsableArguments {
     @Option(help: "Propagation steps K (receptive fields), 1 or more (default: the configuration's; DANSeR 3, SR-GNN 1).")
     var propagationSteps: Int?
 
+    @Option(help: "Cosine scale sigma of the normalized scores, above 0 (default: the configuration's, 12; needs normalized vectors).")
+    var cosineScale: Float?
+
+    @Option(help: "Dropout on the initial node states in training, in [0, 1) (default: the configuration's; DANSeR 0.1, SR-GNN 0).")
+    var dropout: Float?
+
     /// The names of the levers turned on, for the model line of the output.
     var names: [String] {
         var names: [String] = []
@@ -31,6 +37,8 @@ struct ModelLeverOptions: ParsableArguments {
         if let labelSmoothing, labelSmoothing > 0 { names.append("label-smoothing \(labelSmoothing)") }
         if let sansRampEpochs, sansRampEpochs > 0 { names.append("sans-ramp \(sansRampEpochs)") }
         if let propagationSteps { names.append("K \(propagationSteps)") }
+        if let cosineScale { names.append("cosine-scale \(cosineScale)") }
+        if let dropout { names.append("dropout \(dropout)") }
         return names
     }
 
@@ -44,6 +52,12 @@ struct ModelLeverOptions: ParsableArguments {
         if let propagationSteps, propagationSteps < 1 {
             throw ValidationError("--propagation-steps must be 1 or more, e.g. 2 (got \(propagationSteps)).")
         }
+        if let cosineScale, !(cosineScale > 0 && cosineScale.isFinite) {
+            throw ValidationError("--cosine-scale must be above 0, e.g. 16 (got \(cosineScale)).")
+        }
+        if let dropout, !(dropout >= 0 && dropout < 1) {
+            throw ValidationError("--dropout must be in [0, 1), e.g. 0.2 (got \(dropout)).")
+        }
     }
 
     /// `configuration` with the levers asked for turned on.
@@ -54,6 +68,8 @@ struct ModelLeverOptions: ParsableArguments {
         if sans { c.usesAdaptiveNegatives = true }
         if let labelSmoothing { c.labelSmoothing = labelSmoothing }
         if let sansRampEpochs { c.negativeRampEpochs = sansRampEpochs }
+        if let cosineScale { c.cosineScale = cosineScale }
+        if let dropout { c.dropout = dropout }
         if let propagationSteps {
             c.propagationSteps = propagationSteps
             // One step has one set of weights to share; more keep the configuration's sharing.
