@@ -28,6 +28,7 @@ import Testing
         let on = try ModelLeverOptions.parse(["--sans", "--sans-ramp-epochs", "2"]).applied(to: .danser)
         var expected = ModelConfiguration.allParts
         expected.propagationSteps = ModelConfiguration.danser.propagationSteps
+        expected.cosineScale = ModelConfiguration.danser.cosineScale
         expected.negativeRampEpochs = 2
         #expect(on == expected)
         try on.validate()

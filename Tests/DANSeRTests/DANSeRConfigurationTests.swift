@@ -48,9 +48,10 @@ import Testing
             #expect(c != .allParts, "\(ablation.rawValue) changes nothing")
             try c.validate()
         }
-        // The preset is every part but SANS, with two propagation steps.
+        // The preset is every part but SANS, with two propagation steps and a cosine scale of 10.
         var preset = Ablation.noNegativeSampling.applied(to: .allParts)
         preset.propagationSteps = 2
+        preset.cosineScale = 10
         #expect(ModelConfiguration.danser == preset)
         #expect(ModelConfiguration.srgnn.usesFusedScoring)
         #expect(!ModelConfiguration.danser.usesFusedScoring)

@@ -52,12 +52,12 @@ import Testing
         let run = try Harness.run([
             "experiment", "--clicks", Self.clicks!, "--test-from", "2016-05-25", "--min-item-clicks", "1", "--train-sessions", "400",
             "--test-sessions", "100", "--seed", "3", "--threads", "2", "--config", "danser", "--epochs", "1",
-            "--cosine-scale", "10", "--dropout", "0.2",
+            "--cosine-scale", "14", "--dropout", "0.2",
         ], database: nil)
         #expect(run.status == 0, "\(run.stderr.suffix(1500))")
         let lines = run.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("model: danser +cosine-scale 10.0 +dropout 0.2,") }, "\(run.stdout)")
-        #expect(lines.contains { $0.contains("cosine scores (scale 10.0)") && $0.contains("dropout 0.2") }, "\(run.stdout)")
+        #expect(lines.contains { $0.hasPrefix("model: danser +cosine-scale 14.0 +dropout 0.2,") }, "\(run.stdout)")
+        #expect(lines.contains { $0.contains("cosine scores (scale 14.0)") && $0.contains("dropout 0.2") }, "\(run.stdout)")
         let scalars = lines.first { $0.contains("behaviour scalars: b0 ") }
         let rho = scalars.flatMap { Double($0.split(separator: " ").last ?? "") }
         #expect(rho != nil && rho != 0, "\(run.stdout)")

@@ -22,7 +22,7 @@ struct ModelLeverOptions: ParsableArguments {
     @Option(help: "Propagation steps K (receptive fields), 1 or more (default: the configuration's; DANSeR 3, SR-GNN 1).")
     var propagationSteps: Int?
 
-    @Option(help: "Cosine scale sigma of the normalized scores, above 0 (default: the configuration's, 12; needs normalized vectors).")
+    @Option(help: "Cosine scale sigma of the normalized scores, above 0 (default: the configuration's; DANSeR 10; needs normalized vectors).")
     var cosineScale: Float?
 
     @Option(help: "Dropout on the initial node states in training, in [0, 1) (default: the configuration's; DANSeR 0.1, SR-GNN 0).")
