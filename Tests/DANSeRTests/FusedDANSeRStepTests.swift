@@ -65,6 +65,7 @@ import Testing
         var c = Self.small
         c.usesAdaptiveNegatives = false
         c.propagationSteps = 2
+        c.cosineScale = 10
         #expect(c == { var d = ModelConfiguration.danser; d.hiddenSize = 6; d.batchSize = 16
             d.negativeCandidates = c.negativeCandidates; d.negativeMargin = c.negativeMargin; return d }())
         let worst = try Self.compare(c)
