@@ -19,7 +19,7 @@ struct ModelLeverOptions: ParsableArguments {
     @Option(help: "Ramp the SANS weight up linearly from 0 over the first R epochs, step by step (default 0: off; needs --sans).")
     var sansRampEpochs: Int?
 
-    @Option(help: "Propagation steps K (receptive fields), 1 or more (default: the configuration's; DANSeR 3, SR-GNN 1).")
+    @Option(help: "Propagation steps K (receptive fields), 1 or more (default: the configuration's; DANSeR 2, SR-GNN 1).")
     var propagationSteps: Int?
 
     @Option(help: "Cosine scale sigma of the normalized scores, above 0 (default: the configuration's; DANSeR 10; needs normalized vectors).")
