@@ -91,4 +91,50 @@ import Testing
         #expect(again.stdout.contains("refit resumed from"), "\(again.stdout)")
         #expect(again.status == 0 && line(again, "refit on training + validation") == refitted, "\(again.stdout)")
     }
+
+    /// `--finish-days`: one more pass over the last days' sessions only, read on validation; the
+    /// refit ends the same way only when that helped on validation. A run resumed from its
+    /// checkpoint finishes from the chosen epoch's saved state, so it prints the same figures.
+    @Test(.enabled(if: clicks != nil, "needs ../shared/data/diginetica/clicks.csv.gz"))
+    func aFinishingPassTrainsOnTheLastDaysAndTheRefitFollowsValidation() throws {
+        let common = [
+            "experiment", "--clicks", Self.clicks!, "--test-from", "2016-05-25", "--min-item-clicks", "1", "--train-sessions", "3000",
+            "--test-sessions", "300", "--seed", "3", "--threads", "2", "--config", "srgnn", "--epochs", "2", "--refit",
+            "--finish-days", "1",
+        ]
+        func line(_ run: Harness.Run, _ prefix: String) -> String? {
+            run.stdout.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init)
+        }
+        let whole = try Harness.run(common, database: nil)
+        #expect(whole.status == 0, "\(whole.stderr.suffix(1500))")
+        let finished = line(whole, "finish: one pass over the last 1 day(s) (")
+        let fitSessions = line(whole, "training prefixes: ").flatMap { text in
+            text.range(of: "(training sessions ").flatMap { Int(text[$0.upperBound...].prefix { $0.isNumber }) }
+        }
+        let recentSessions = finished.flatMap { text in
+            text.range(of: "day(s) (").flatMap { Int(text[$0.upperBound...].prefix { $0.isNumber }) }
+        }
+        #expect(recentSessions != nil && fitSessions != nil && recentSessions! > 0 && recentSessions! < fitSessions!, "\(whole.stdout)")
+        let helped = finished?.contains("(better than epoch") == true
+        #expect(whole.stdout.contains("refit finish: one pass over the last 1 day(s)") == helped, "\(whole.stdout)")
+        #expect(line(whole, "refit on training + validation")?.contains("+ the finishing pass") == helped, "\(whole.stdout)")
+
+        let checkpoint = Harness.scratchFolder + "/finish-\(UInt32.random(in: 0...UInt32.max)).ckpt"
+        // The figures after the seconds: the same run, wherever its state came from.
+        func figures(_ text: String?) -> String? { text?.components(separatedBy: " s: ").last }
+        let first = try Harness.run(common + ["--checkpoint", checkpoint, "--restart"], database: nil)
+        #expect(first.status == 0 && figures(line(first, "finish: ")) == figures(finished), "\(first.stdout)")
+        let again = try Harness.run(common + ["--checkpoint", checkpoint], database: nil)
+        #expect(again.status == 0 && again.stdout.contains("best so far: epoch"), "\(again.stdout)")
+        #expect(figures(line(again, "finish: ")) != nil && figures(line(again, "finish: ")) == figures(finished), "\(whole.stdout)\n---\n\(again.stdout)")
+    }
+
+    /// The finishing pass's settings need the pass itself: refused before any data is read.
+    @Test func finishSettingsWithoutFinishDaysAreRefused() throws {
+        let run = try Harness.run(
+            ["experiment", "--clicks", "/nonexistent/clicks.csv", "--test-from", "2016-05-25", "--finish-learning-rate", "1e-4"],
+            database: nil)
+        #expect(run.status == 64, "\(run.stderr)")
+        #expect(run.stderr.contains("--finish-days"), "\(run.stderr)")
+    }
 }

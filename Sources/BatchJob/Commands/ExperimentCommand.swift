@@ -67,6 +67,9 @@ struct ExperimentCommand: ParsableCommand {
     @Flag(help: "After the epoch is chosen on validation, train a new model (same seed) on the training and validation sessions together for that many epochs, and report its test figures too.")
     var refit = false
 
+    @OptionGroup(title: "Ending on recent sessions (off by default)")
+    var finish: FinishOptions
+
     @Option(help: "Random seed for initialization and shuffling.")
     var seed: UInt64 = 1
 
@@ -201,7 +204,8 @@ struct ExperimentCommand: ParsableCommand {
             + "  prefixes/s  train s  eval s  peak MiB")
         fflush(nil)
         let interactive = isatty(STDERR_FILENO) != 0
-        var selection = try resumedSelection(of: trainer, configuration: configuration, itemCount: split.itemCount, validation: validation)
+        var (selection, bestTrainer) = try resumedSelection(
+            of: trainer, configuration: configuration, itemCount: split.itemCount, validation: validation)
         while trainer.completedEpochs < epochs, !selection.shouldStop {
             let epochStart = Date()
             let summary = try trainer.trainEpoch(on: training) { progress in
@@ -217,6 +221,7 @@ struct ExperimentCommand: ParsableCommand {
             let evalStart = Date()
             let checked = Evaluator.evaluate(trainer.model, on: validation, batchSize: configuration.batchSize, threads: threads)
             let best = selection.record(epoch: summary.epoch + 1, validation: checked, model: trainer.model)
+            if best { bestTrainer = trainer }
             // Saved once validated, the best beside it, so a resumed run chooses as an uninterrupted one would.
             if let checkpoint {
                 let snapshot = Checkpoint(trainer).encoded()
@@ -263,8 +268,28 @@ struct ExperimentCommand: ParsableCommand {
             100 * result.precision(at: 20), 100 * result.reciprocalRank(at: 20),
             100 * result.precision(at: 10), 100 * result.reciprocalRank(at: 10), 100 * result.ndcg(at: 20)))
         fflush(nil)
+        var finishHelps = false
+        if let days = finish.days, var finishing = bestTrainer {
+            let fitEndTimes = Array(endTimes.prefix(held.fit.count))
+            let finished = try finishPass(&finishing, days: days, sessions: held.fit, endTimes: fitEndTimes)
+            let read = Evaluator.evaluate(finishing.model, on: validation, batchSize: configuration.batchSize, threads: threads)
+            finishHelps = EpochSelection.isBetter(read, than: checked)
+            let tested = Evaluator.evaluate(finishing.model, on: test, batchSize: configuration.batchSize, threads: threads)
+            print("finish: \(finished.description) in " + String(
+                format: "%.1f s: val P@20 %.2f  MRR@20 %.2f (", finished.seconds,
+                100 * read.precision(at: 20), 100 * read.reciprocalRank(at: 20))
+                + (finishHelps ? "better" : "not better") + String(
+                format: " than epoch %d); test of that model: P@20 %.2f  MRR@20 %.2f  P@10 %.2f  MRR@10 %.2f  NDCG@20 %.2f",
+                epoch, 100 * tested.precision(at: 20), 100 * tested.reciprocalRank(at: 20),
+                100 * tested.precision(at: 10), 100 * tested.reciprocalRank(at: 10), 100 * tested.ndcg(at: 20)))
+            fflush(nil)
+        } else if finish.days != nil {
+            print("finish: skipped, the chosen epoch's optimizer state is not at hand (resume with its <checkpoint>.best)")
+        }
         if refit {
-            try refitAndTest(configuration, itemCount: split.itemCount, epochs: epoch, on: PrefixSet(sessions: trainingSessions), test: test)
+            try refitAndTest(
+                configuration, itemCount: split.itemCount, epochs: epoch, on: trainingSessions, endTimes: endTimes,
+                finishing: finishHelps, test: test)
         }
     }
 
@@ -323,9 +348,9 @@ struct ExperimentCommand: ParsableCommand {
     /// has only its last epoch to offer.
     private func resumedSelection(
         of trainer: Trainer, configuration: ModelConfiguration, itemCount: Int, validation: PrefixSet
-    ) throws -> EpochSelection {
+    ) throws -> (EpochSelection, Trainer?) {
         var selection = EpochSelection(patience: patience)
-        guard let checkpoint, trainer.completedEpochs > 0 else { return selection }
+        guard let checkpoint, trainer.completedEpochs > 0 else { return (selection, nil) }
         var best = trainer
         if let data = FileManager.default.contents(atPath: checkpoint + ".best") {
             do {
@@ -341,7 +366,7 @@ struct ExperimentCommand: ParsableCommand {
         print(String(
             format: "best so far: epoch %d (val P@20 %.2f, MRR@20 %.2f); %d epoch(s) since", best.completedEpochs,
             100 * checked.precision(at: 20), 100 * checked.reciprocalRank(at: 20), selection.epochsSinceBest))
-        return selection
+        return (selection, best)
     }
 
     /// Writes next to the target, then renames, so a crash never leaves half a checkpoint.

@@ -8,8 +8,10 @@ extension ExperimentCommand {
     /// on validation; nothing is chosen here, and the test split is evaluated once, at the end.
     /// With --checkpoint, `<checkpoint>.refit` makes it resumable like the first run.
     func refitAndTest(
-        _ configuration: ModelConfiguration, itemCount: Int, epochs: Int, on training: PrefixSet, test: PrefixSet
+        _ configuration: ModelConfiguration, itemCount: Int, epochs: Int, on sessions: [Session], endTimes: [Int64],
+        finishing: Bool, test: PrefixSet
     ) throws {
+        let training = PrefixSet(sessions: sessions)
         print("refit: a new model trained on the training and validation sessions (\(training.count) prefixes) "
             + "for \(epochs) epoch(s), the count chosen on validation")
         let path = checkpoint.map { $0 + ".refit" }
@@ -35,9 +37,15 @@ extension ExperimentCommand {
                 summary.meanLoss, Double(summary.examples) / seconds, seconds))
             fflush(nil)
         }
+        var ending = ""
+        if finishing, let days = finish.days {
+            let finished = try finishPass(&trainer, days: days, sessions: sessions, endTimes: endTimes)
+            print("refit finish: \(finished.description) in " + String(format: "%.1f s", finished.seconds))
+            ending = " + the finishing pass"
+        }
         let result = Evaluator.evaluate(trainer.model, on: test, batchSize: configuration.batchSize, threads: threads)
         print(String(
-            format: "refit on training + validation, %d epoch(s): test P@20 %.2f  MRR@20 %.2f  P@10 %.2f  MRR@10 %.2f  NDCG@20 %.2f",
+            format: "refit on training + validation, %d epoch(s)" + ending + ": test P@20 %.2f  MRR@20 %.2f  P@10 %.2f  MRR@10 %.2f  NDCG@20 %.2f",
             epochs, 100 * result.precision(at: 20), 100 * result.reciprocalRank(at: 20),
             100 * result.precision(at: 10), 100 * result.reciprocalRank(at: 10), 100 * result.ndcg(at: 20)))
         fflush(nil)

@@ -83,13 +83,18 @@ public struct Trainer: Sendable {
 
     /// Trains one epoch on `examples`. On a non-finite loss it throws naming the epoch and
     /// batch; the weights are then unusable and the caller keeps its last checkpoint.
+    /// `learningRate` replaces the schedule's rate for this epoch; `behaviourSessions` are the
+    /// sessions the behaviour statistics are counted on (default: those of `examples`), so a
+    /// pass over a few recent days can keep the popularity of the whole period.
     public mutating func trainEpoch(
-        on examples: PrefixSet, progress: (Progress) -> Bool = { _ in true }
+        on examples: PrefixSet, learningRate fixedRate: Float? = nil, behaviourSessions: [Session]? = nil,
+        progress: (Progress) -> Bool = { _ in true }
     ) throws(DANSeRError) -> EpochSummary {
         let epoch = completedEpochs
         let c = model.configuration
         if model.needsBehaviourStatistics {
-            try model.setBehaviourStatistics(BehaviourStatistics(training: examples.sessions, itemCount: model.itemCount))
+            try model.setBehaviourStatistics(BehaviourStatistics(
+                training: behaviourSessions ?? examples.sessions, itemCount: model.itemCount))
         }
         if let sampling {
             try sampling.validate()
@@ -101,7 +106,7 @@ public struct Trainer: Sendable {
             }
             proposal = CandidateProposal(examples: examples, itemCount: model.itemCount, exponent: sampling.exponent)
         }
-        let rate = learningRate(epoch: epoch)
+        let rate = fixedRate ?? learningRate(epoch: epoch)
         let order = order(epoch: epoch, count: examples.count)
         let batchCount = (order.count + c.batchSize - 1) / c.batchSize
         var lossSum = 0.0
