@@ -16,18 +16,13 @@ struct FinishOptions: ParsableArguments {
         help: "Learning rate of the finishing pass (default: the schedule's rate for the next epoch).")
     var learningRate: Float?
 
-    @Flag(
-        name: .customLong("finish-recent-popularity"),
-        help: "Count the behaviour statistics (item popularity) on those days too, not on the whole period.")
-    var recentPopularity = false
-
     func validate() throws {
         if let days, days < 1 { throw ValidationError("--finish-days must be 1 or more, e.g. 7 (got \(days)).") }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--finish-learning-rate must be above 0, e.g. 1e-4 (got \(learningRate)).")
         }
-        if days == nil, learningRate != nil || recentPopularity {
-            throw ValidationError("--finish-learning-rate and --finish-recent-popularity need --finish-days.")
+        if days == nil, learningRate != nil {
+            throw ValidationError("--finish-learning-rate needs --finish-days.")
         }
     }
 }

@@ -83,18 +83,15 @@ public struct Trainer: Sendable {
 
     /// Trains one epoch on `examples`. On a non-finite loss it throws naming the epoch and
     /// batch; the weights are then unusable and the caller keeps its last checkpoint.
-    /// `learningRate` replaces the schedule's rate for this epoch; `behaviourSessions` are the
-    /// sessions the behaviour statistics are counted on (default: those of `examples`), so a
-    /// pass over a few recent days can keep the popularity of the whole period.
+    /// `learningRate` replaces the schedule's rate for this epoch. The behaviour statistics are
+    /// counted once, on the first epoch's examples: later passes over fewer sessions keep them.
     public mutating func trainEpoch(
-        on examples: PrefixSet, learningRate fixedRate: Float? = nil, behaviourSessions: [Session]? = nil,
-        progress: (Progress) -> Bool = { _ in true }
+        on examples: PrefixSet, learningRate fixedRate: Float? = nil, progress: (Progress) -> Bool = { _ in true }
     ) throws(DANSeRError) -> EpochSummary {
         let epoch = completedEpochs
         let c = model.configuration
         if model.needsBehaviourStatistics {
-            try model.setBehaviourStatistics(BehaviourStatistics(
-                training: behaviourSessions ?? examples.sessions, itemCount: model.itemCount))
+            try model.setBehaviourStatistics(BehaviourStatistics(training: examples.sessions, itemCount: model.itemCount))
         }
         if let sampling {
             try sampling.validate()
