@@ -15,7 +15,9 @@ struct ExperimentCommand: ParsableCommand {
             out as validation: the epoch is chosen and training stops early (--patience) on validation \
             P@20 + MRR@20, then MRR@20. Each epoch prints loss, validation P@20 and MRR@20 (percent; * marks a new \
             best), training prefixes/s, seconds, peak memory; the test split is evaluated once, on the \
-            chosen model (and after every epoch with --test-curve, for the record only).
+            chosen model (and after every epoch with --test-curve, for the record only). Then the finishing \
+            pass (--finish-days, default 30; 0: off): one more pass over the last days' sessions, read on \
+            validation and tested; --refit ends with it too when it was better on validation.
             """
     )
 
@@ -268,14 +270,14 @@ struct ExperimentCommand: ParsableCommand {
             100 * result.precision(at: 20), 100 * result.reciprocalRank(at: 20),
             100 * result.precision(at: 10), 100 * result.reciprocalRank(at: 10), 100 * result.ndcg(at: 20)))
         fflush(nil)
+        // The finishing pass starts from the chosen epoch's weights and optimizer state.
         var finishHelps = false
-        if let days = finish.days, var finishing = bestTrainer {
-            let fitEndTimes = Array(endTimes.prefix(held.fit.count))
-            let finished = try finishPass(&finishing, days: days, sessions: held.fit, endTimes: fitEndTimes)
+        if let pass = finish.pass, var finishing = bestTrainer {
+            let finished = try pass.run(&finishing, sessions: held.fit, endTimes: Array(endTimes.prefix(held.fit.count)))
             let read = Evaluator.evaluate(finishing.model, on: validation, batchSize: configuration.batchSize, threads: threads)
             finishHelps = EpochSelection.isBetter(read, than: checked)
             let tested = Evaluator.evaluate(finishing.model, on: test, batchSize: configuration.batchSize, threads: threads)
-            print("finish: \(finished.description) in " + String(
+            print("finish: \(pass.describe(finished)) in " + String(
                 format: "%.1f s: val P@20 %.2f  MRR@20 %.2f (", finished.seconds,
                 100 * read.precision(at: 20), 100 * read.reciprocalRank(at: 20))
                 + (finishHelps ? "better" : "not better") + String(
@@ -283,7 +285,7 @@ struct ExperimentCommand: ParsableCommand {
                 epoch, 100 * tested.precision(at: 20), 100 * tested.reciprocalRank(at: 20),
                 100 * tested.precision(at: 10), 100 * tested.reciprocalRank(at: 10), 100 * tested.ndcg(at: 20)))
             fflush(nil)
-        } else if finish.days != nil {
+        } else if finish.pass != nil {
             print("finish: skipped, the chosen epoch's optimizer state is not at hand (resume with its <checkpoint>.best)")
         }
         if refit {

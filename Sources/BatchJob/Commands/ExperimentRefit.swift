@@ -38,9 +38,9 @@ extension ExperimentCommand {
             fflush(nil)
         }
         var ending = ""
-        if finishing, let days = finish.days {
-            let finished = try finishPass(&trainer, days: days, sessions: sessions, endTimes: endTimes)
-            print("refit finish: \(finished.description) in " + String(format: "%.1f s", finished.seconds))
+        if finishing, let pass = finish.pass {
+            let finished = try pass.run(&trainer, sessions: sessions, endTimes: endTimes)
+            print("refit finish: \(pass.describe(finished)) in " + String(format: "%.1f s", finished.seconds))
             ending = " + the finishing pass"
         }
         let result = Evaluator.evaluate(trainer.model, on: test, batchSize: configuration.batchSize, threads: threads)

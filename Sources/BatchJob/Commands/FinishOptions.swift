@@ -1,28 +1,29 @@
 import ArgumentParser
 import DANSeR
 
-/// `experiment`'s finishing pass: after the chosen epochs, one more pass over the sessions of the
-/// last few days only. The test week follows the training period, and the refit's gain over the
-/// validation-chosen model comes mostly from its ten most recent days, so ending on them makes
-/// recent sessions weigh more than their share of the data.
+/// `experiment`'s finishing pass (`FinishingPass`): after the chosen epoch, one more pass over
+/// the sessions of the last N days only, kept (and repeated at the end of the refit) only when it
+/// is better on validation. On by default, as in the nightly retrain; `--finish-days 0` turns it off.
 struct FinishOptions: ParsableArguments {
     @Option(
         name: .customLong("finish-days"),
-        help: "After the chosen epoch, one more pass over the sessions of the last N days of the fit period, read again on validation; the refit ends the same way if it helped there. Off by default.")
-    var days: Int?
+        help: "After the chosen epoch, one more pass over the sessions of the last N days, read again on validation; the refit ends the same way if it was better there (0: off).")
+    var days = FinishingPass.defaultDays
 
     @Option(
         name: .customLong("finish-learning-rate"),
-        help: "Learning rate of the finishing pass (default: the schedule's rate for the next epoch).")
-    var learningRate: Float?
+        help: "Learning rate of the finishing pass.")
+    var learningRate = FinishingPass.defaultLearningRate
+
+    /// The pass asked for; nil when off.
+    var pass: FinishingPass? { days > 0 ? FinishingPass(days: days, learningRate: learningRate) : nil }
 
     func validate() throws {
-        if let days, days < 1 { throw ValidationError("--finish-days must be 1 or more, e.g. 7 (got \(days)).") }
-        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
-            throw ValidationError("--finish-learning-rate must be above 0, e.g. 1e-4 (got \(learningRate)).")
+        guard (0...36_500).contains(days) else {
+            throw ValidationError("--finish-days must be 0 (off) or a number of days, e.g. 30 (got \(days)).")
         }
-        if days == nil, learningRate != nil {
-            throw ValidationError("--finish-learning-rate needs --finish-days.")
+        guard learningRate > 0, learningRate.isFinite, learningRate <= 1 else {
+            throw ValidationError("--finish-learning-rate must be above 0 and at most 1, e.g. 3e-4 (got \(learningRate)).")
         }
     }
 }

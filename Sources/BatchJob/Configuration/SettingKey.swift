@@ -110,6 +110,11 @@ extension SettingKey {
         flag: "--finetune-decay-epochs", builtIn: "2", kind: .integer, summary: "a fine-tune's rate decays every N epochs")
     static let finetuneKeep = SettingKey(key: "training.finetune_keep", variable: "DANSER_FINETUNE_KEEP",
         flag: "--finetune-keep", builtIn: "0.3", kind: .number, summary: "share of the champion's weights a fine-tune starts from")
+    static let finishDays = SettingKey(key: "training.finish_days", variable: "DANSER_FINISH_DAYS", flag: "--finish-days",
+        builtIn: "\(FinishingPass.defaultDays)", kind: .integer,
+        summary: "a retrain ends with one pass over the last N days' sessions, kept if better on validation (0: off)")
+    static let finishLearningRate = SettingKey(key: "training.finish_learning_rate", variable: "DANSER_FINISH_LEARNING_RATE",
+        flag: "--finish-learning-rate", builtIn: "0.0003", kind: .number, summary: "learning rate of the finishing pass")
     static let evaluationDays = SettingKey(key: "training.evaluation_days", variable: "DANSER_EVALUATION_DAYS", flag: "--evaluation-days",
         builtIn: "1", kind: .integer, summary: "days before as-of held out for evaluation")
     static let minItemClicks = SettingKey(key: "training.min_item_clicks", variable: "DANSER_MIN_ITEM_CLICKS", flag: "--min-item-clicks",
@@ -150,7 +155,7 @@ extension SettingKey {
         minSessions, minRows, maxDayDrop, maxFallbackShare, allowEmptyDay,
         retryAttempts, retryDelay, retryMaxDelay,
         keepDays, keepModels,
-        mode, retrainEveryDays, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, finetuneRateScale, finetuneDecayEpochs, finetuneKeep, evaluationDays,
+        mode, retrainEveryDays, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, finetuneRateScale, finetuneDecayEpochs, finetuneKeep, finishDays, finishLearningRate, evaluationDays,
         minItemClicks, tolerance, seed, sampledSoftmaxAbove, sampledNegatives, maxTrainingSessions, maxEvaluationSessions, historyDays,
         contenders, knnMargin,
         maxAge,

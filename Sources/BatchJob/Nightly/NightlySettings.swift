@@ -29,6 +29,9 @@ struct NightlySettings: Sendable {
     /// Days of clicks before the evaluation window a fine-tune trains on; nil: the days a retrain
     /// reads (`fineTuneDays`).
     var finetuneWindowDays: Int? = nil
+    /// A retrain ends with this pass over its most recent sessions, kept only when it is better
+    /// on validation (default: the last 30 days at 3e-4; nil: off). See `FinishingPass`.
+    var finishingPass: FinishingPass? = FinishingPass()
     var seed: UInt64 = 1
     var threads = 2
     /// Train with the sampled softmax when the catalogue has more items than this (default

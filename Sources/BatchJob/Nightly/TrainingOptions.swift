@@ -39,6 +39,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "The share of the champion's weights a fine-tune starts from, the rest a fresh start's (1: the champion as it is).")
     var finetuneKeep = Settings.current.value(.finetuneKeep, or: 0.3)
 
+    @Option(help: "A retrain ends with one pass over the sessions of the last N days of its training period, kept only if better on validation (0: off).")
+    var finishDays = Settings.current.value(.finishDays, or: FinishingPass.defaultDays)
+
+    @Option(help: "Learning rate of that finishing pass.")
+    var finishLearningRate = Settings.current.value(.finishLearningRate, or: Double(FinishingPass.defaultLearningRate))
+
     @Option(help: "Days before --as-of held out for evaluation.")
     var evaluationDays = Settings.current.value(.evaluationDays, or: 1)
 
@@ -82,6 +88,12 @@ struct TrainingOptions: ParsableArguments {
         guard (1...1_000).contains(finetuneDecayEpochs) else {
             throw ValidationError("--finetune-decay-epochs must be between 1 and 1,000 (got \(finetuneDecayEpochs)).")
         }
+        guard (0...36_500).contains(finishDays) else {
+            throw ValidationError("--finish-days must be 0 (off) or a number of days, e.g. 30 (got \(finishDays)).")
+        }
+        guard finishLearningRate > 0, finishLearningRate <= 1 else {
+            throw ValidationError("--finish-learning-rate must be above 0 and at most 1, e.g. 3e-4 (got \(finishLearningRate)).")
+        }
         guard (1...1_000_000).contains(minItemClicks) else { throw ValidationError("--min-item-clicks must be at least 1.") }
         guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be zero or more.") }
         guard validationFraction > 0, validationFraction < 1 else {
@@ -121,6 +133,7 @@ struct TrainingOptions: ParsableArguments {
         settings.finetuneRateScale = Float(finetuneRateScale)
         settings.finetuneDecayEpochs = finetuneDecayEpochs
         settings.finetuneKeep = finetuneKeep
+        settings.finishingPass = finishDays > 0 ? FinishingPass(days: finishDays, learningRate: Float(finishLearningRate)) : nil
         settings.evaluationDays = evaluationDays
         settings.minItemClicks = minItemClicks
         settings.tolerance = tolerance

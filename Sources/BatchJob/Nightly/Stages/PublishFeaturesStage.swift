@@ -74,6 +74,10 @@ struct PublishFeaturesStage: Stage {
             "validation": "\(settings.validationWindow)", "patience": settings.patience,
             // How a fine-tune started: the share of its parent's weights (the rest a fresh initialization's).
             "finetune_keep": trained.parent == nil ? NSNull() : settings.finetuneKeep,
+            // A retrain's finishing pass: its days and rate, and whether validation kept it.
+            "finish_days": trained.parent == nil ? settings.finishingPass?.days ?? 0 : NSNull() as Any,
+            "finish_learning_rate": trained.parent == nil ? settings.finishingPass.map { Double($0.learningRate) as Any } ?? NSNull() : NSNull(),
+            "finished": trained.finished,
             "source": [
                 "table": settings.source.table, "session_column": settings.source.sessionColumn,
                 "item_column": settings.source.itemColumn, "time_column": settings.source.timeColumn,

@@ -16,7 +16,7 @@ struct TrainStage: Stage {
             switch self {
             case .trained(let model):
                 return [
-                    "trained": true, "max_epochs": model.maxEpochs, "epochs_trained": model.epochsTrained, "epochs_kept": model.epochsKept,
+                    "trained": true, "max_epochs": model.maxEpochs, "epochs_trained": model.epochsTrained, "epochs_kept": model.epochsKept, "finished": model.finished,
                     "fingerprint": model.fingerprint, "parent": model.parent.map { Int($0) } ?? NSNull(),
                     "softmax": model.trainer.sampling.map { "sampled (\($0.negatives) negatives)" } ?? "full",
                 ]
@@ -152,7 +152,39 @@ struct TrainStage: Stage {
                 "Epoch \(bestEpoch) of \(trained) kept, chosen on validation (\(settings.validationWindow), \(validation.count) prefixes)"
                     + (selection.shouldStop ? "; stopped early after \(settings.patience) epoch(s) without progress." : "."))
         }
-        return .trained(TrainedModel(trainer: trainer, parent: parent, fingerprint: fingerprint, maxEpochs: epochs, epochsTrained: trained, epochsKept: kept))
+        var finished = false
+        if warmStart == nil, let pass = settings.finishingPass, let before = selection.bestResult {
+            finished = try finish(&trainer, with: pass, fit: fit, endTimes: Array(data.trainingEndTimes.prefix(fit.count)),
+                                  validation: validation, before: before, epoch: kept, in: context)
+        }
+        return .trained(TrainedModel(
+            trainer: trainer, parent: parent, fingerprint: fingerprint, maxEpochs: epochs, epochsTrained: trained, epochsKept: kept,
+            finished: finished))
+    }
+
+    /// The finishing pass of a retrain (`FinishingPass`): one more pass over the fit period's last
+    /// days, kept only when validation reads it better than the chosen epoch. It starts from the
+    /// same state on a rerun, so a night killed during it ends with the same model.
+    private func finish(
+        _ trainer: inout Trainer, with pass: FinishingPass, fit: [Session], endTimes: [Int64], validation: PrefixSet,
+        before: EvaluationResult, epoch: Int, in context: RunContext
+    ) throws -> Bool {
+        var finishing = trainer
+        let summary = try pass.run(&finishing, sessions: fit, endTimes: endTimes) { _ in !ShutdownSignal.isRequested }
+        let after = Evaluator.evaluate(finishing.model, on: validation, threads: context.settings.threads)
+        let better = EpochSelection.isBetter(after, than: before)
+        if better { trainer = finishing }
+        context.summary.notes.append(
+            "Finishing pass: \(pass.describe(summary)): validation P@20 "
+                + String(format: "%.2f, MRR@20 %.2f against %.2f, %.2f", 100 * after.precision(at: 20), 100 * after.reciprocalRank(at: 20),
+                         100 * before.precision(at: 20), 100 * before.reciprocalRank(at: 20))
+                + (better ? "; kept." : "; not better, epoch \(epoch) kept as it was."))
+        context.logger.info("finishing pass done", metadata: [
+            "sessions": "\(summary.sessions)", "kept": "\(better)",
+            "validation_p20": "\(String(format: "%.2f", after.precision(at: 20) * 100))",
+            "validation_mrr20": "\(String(format: "%.2f", after.reciprocalRank(at: 20) * 100))",
+        ])
+        return better
     }
 
     /// What determines the model: a rerun with the same fingerprint reuses it. The base is part
@@ -163,6 +195,7 @@ struct TrainStage: Stage {
             "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.fineTuneDays)",
             "\(settings.finetuneRateScale)", "\(settings.finetuneDecayEpochs)", "\(data.split.itemCount)", "\(data.training.count)", "base \(data.base.map { String($0.version) } ?? "none")",
             "\(settings.validationWindow)", "\(settings.patience)",
+            settings.finishingPass.map { "finish \($0.days) \($0.learningRate)" } ?? "no finish",
         ] + (settings.finetuneKeep == 1 ? [] : ["keep \(settings.finetuneKeep)"])
             + (SampledSoftmax.forCatalogue(itemCount: data.split.itemCount, threshold: settings.sampledSoftmaxAbove, negatives: settings.sampledNegatives)
             .map { ["sampled \($0.negatives)"] } ?? [])
@@ -180,4 +213,6 @@ struct TrainedModel {
     var epochsTrained: Int
     /// The epoch chosen on validation; 0 when a fine-tune kept its base model unchanged.
     var epochsKept: Int
+    /// A retrain's finishing pass was better on validation and is part of the model.
+    var finished = false
 }
