@@ -32,5 +32,12 @@ import Testing
         #expect(trainer.model.parameters != before)
         // Popularity stays that of the four sessions of the first epoch, not of the two passed over.
         #expect(counted(trainer) == statistics)
+        #expect(pass.describe(summary) == "one pass over the last 1 day(s) (2 sessions, 4 prefixes) at lr 1.0e-03")
+
+        // Further rates are further passes over the same sessions.
+        let twice = FinishingPass(days: 1, learningRate: 1e-3, furtherLearningRates: [1e-4])
+        let again = try twice.run(&trainer, sessions: sessions, endTimes: [0, 0, 2 * Self.day, 2 * Self.day])
+        #expect(trainer.completedEpochs == 4)
+        #expect(twice.describe(again) == "2 passes over the last 1 day(s) (2 sessions, 4 prefixes) at lr 1.0e-03, then 1.0e-04")
     }
 }

@@ -15,8 +15,15 @@ struct FinishOptions: ParsableArguments {
         help: "Learning rate of the finishing pass.")
     var learningRate = FinishingPass.defaultLearningRate
 
+    @Option(
+        name: .customLong("finish-then-learning-rate"),
+        help: "A further pass over the same sessions at this rate (repeatable; none by default).")
+    var furtherLearningRates: [Float] = []
+
     /// The pass asked for; nil when off.
-    var pass: FinishingPass? { days > 0 ? FinishingPass(days: days, learningRate: learningRate) : nil }
+    var pass: FinishingPass? {
+        days > 0 ? FinishingPass(days: days, learningRate: learningRate, furtherLearningRates: furtherLearningRates) : nil
+    }
 
     func validate() throws {
         guard (0...36_500).contains(days) else {
@@ -24,6 +31,9 @@ struct FinishOptions: ParsableArguments {
         }
         guard learningRate > 0, learningRate.isFinite, learningRate <= 1 else {
             throw ValidationError("--finish-learning-rate must be above 0 and at most 1, e.g. 3e-4 (got \(learningRate)).")
+        }
+        for rate in furtherLearningRates where !(rate > 0 && rate <= 1) {
+            throw ValidationError("--finish-then-learning-rate must be above 0 and at most 1, e.g. 1e-4 (got \(rate)).")
         }
     }
 }

@@ -10,13 +10,16 @@ public struct FinishingPass: Sendable, Hashable {
     /// The pass's learning rate (the preset's 1e-3 would undo the decayed epochs; see
     /// docs/EXPERIMENTS.md, "Ending on recent sessions").
     public var learningRate: Float
+    /// Further passes over the same sessions, at these rates (none by default).
+    public var furtherLearningRates: [Float]
 
     public static let defaultDays = 30
     public static let defaultLearningRate: Float = 3e-4
 
-    public init(days: Int = Self.defaultDays, learningRate: Float = Self.defaultLearningRate) {
+    public init(days: Int = Self.defaultDays, learningRate: Float = Self.defaultLearningRate, furtherLearningRates: [Float] = []) {
         self.days = days
         self.learningRate = learningRate
+        self.furtherLearningRates = furtherLearningRates
     }
 
     /// What one pass did.
@@ -35,21 +38,25 @@ public struct FinishingPass: Sendable, Hashable {
         return Array(sessions[(endTimes.firstIndex { $0 > from } ?? sessions.count)...])
     }
 
-    /// Trains `trainer` one pass over the recent sessions of `sessions`.
+    /// Trains `trainer` over the recent sessions of `sessions`, a pass at each rate.
     public func run(
         _ trainer: inout Trainer, sessions: [Session], endTimes: [Int64], progress: (Trainer.Progress) -> Bool = { _ in true }
     ) throws(DANSeRError) -> Summary {
         let examples = PrefixSet(sessions: recent(sessions, endTimes: endTimes))
         let started = Date()
-        let epoch = try trainer.trainEpoch(on: examples, learningRate: learningRate, progress: progress)
+        var loss = 0.0
+        for rate in [learningRate] + furtherLearningRates {
+            loss = try trainer.trainEpoch(on: examples, learningRate: rate, progress: progress).meanLoss
+        }
         return Summary(
-            sessions: examples.sessions.count, prefixes: examples.count, meanLoss: epoch.meanLoss,
-            seconds: Date().timeIntervalSince(started))
+            sessions: examples.sessions.count, prefixes: examples.count, meanLoss: loss, seconds: Date().timeIntervalSince(started))
     }
 
     /// "one pass over the last 30 day(s) (38643 sessions, 152861 prefixes) at lr 3.0e-04".
     public func describe(_ summary: Summary) -> String {
-        "one pass over the last \(days) day(s) (\(summary.sessions) sessions, \(summary.prefixes) prefixes) at lr "
-            + String(format: "%.1e", learningRate)
+        let rates = ([learningRate] + furtherLearningRates).map { String(format: "%.1e", $0) }
+        return (rates.count == 1 ? "one pass" : "\(rates.count) passes")
+            + " over the last \(days) day(s) (\(summary.sessions) sessions, \(summary.prefixes) prefixes) at lr "
+            + rates.joined(separator: ", then ")
     }
 }
