@@ -112,7 +112,7 @@ extension SettingKey {
         flag: "--finetune-keep", builtIn: "0.3", kind: .number, summary: "share of the champion's weights a fine-tune starts from")
     static let finishDays = SettingKey(key: "training.finish_days", variable: "DANSER_FINISH_DAYS", flag: "--finish-days",
         builtIn: "\(FinishingPass.defaultDays)", kind: .integer,
-        summary: "a retrain ends with one pass over the last N days' sessions, kept if better on validation (0: off)")
+        summary: "training ends with one pass over the last N days' sessions, kept if better on validation (0: off)")
     static let finishLearningRate = SettingKey(key: "training.finish_learning_rate", variable: "DANSER_FINISH_LEARNING_RATE",
         flag: "--finish-learning-rate", builtIn: "0.0003", kind: .number, summary: "learning rate of the finishing pass")
     static let evaluationDays = SettingKey(key: "training.evaluation_days", variable: "DANSER_EVALUATION_DAYS", flag: "--evaluation-days",

@@ -29,7 +29,7 @@ struct NightlySettings: Sendable {
     /// Days of clicks before the evaluation window a fine-tune trains on; nil: the days a retrain
     /// reads (`fineTuneDays`).
     var finetuneWindowDays: Int? = nil
-    /// A retrain ends with this pass over its most recent sessions, kept only when it is better
+    /// Training (a retrain or a fine-tune) ends with this pass over its most recent sessions, kept only when it is better
     /// on validation (default: the last 30 days at 3e-4; nil: off). See `FinishingPass`.
     var finishingPass: FinishingPass? = FinishingPass()
     var seed: UInt64 = 1

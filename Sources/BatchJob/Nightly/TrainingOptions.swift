@@ -39,7 +39,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "The share of the champion's weights a fine-tune starts from, the rest a fresh start's (1: the champion as it is).")
     var finetuneKeep = Settings.current.value(.finetuneKeep, or: 0.3)
 
-    @Option(help: "A retrain ends with one pass over the sessions of the last N days of its training period, kept only if better on validation (0: off).")
+    @Option(help: "Training ends with one pass over the sessions of the last N days of its training period, kept only if better on validation (0: off).")
     var finishDays = Settings.current.value(.finishDays, or: FinishingPass.defaultDays)
 
     @Option(help: "Learning rate of that finishing pass.")

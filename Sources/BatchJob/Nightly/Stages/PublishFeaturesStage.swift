@@ -74,9 +74,9 @@ struct PublishFeaturesStage: Stage {
             "validation": "\(settings.validationWindow)", "patience": settings.patience,
             // How a fine-tune started: the share of its parent's weights (the rest a fresh initialization's).
             "finetune_keep": trained.parent == nil ? NSNull() : settings.finetuneKeep,
-            // A retrain's finishing pass: its days and rate, and whether validation kept it.
-            "finish_days": trained.parent == nil ? settings.finishingPass?.days ?? 0 : NSNull() as Any,
-            "finish_learning_rate": trained.parent == nil ? settings.finishingPass.map { Double($0.learningRate) as Any } ?? NSNull() : NSNull(),
+            // The finishing pass: its days (0: off) and rate, and whether validation kept it.
+            "finish_days": settings.finishingPass?.days ?? 0,
+            "finish_learning_rate": settings.finishingPass.map { Double($0.learningRate) as Any } ?? NSNull(),
             "finished": trained.finished,
             "source": [
                 "table": settings.source.table, "session_column": settings.source.sessionColumn,

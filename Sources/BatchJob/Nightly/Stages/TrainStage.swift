@@ -153,7 +153,7 @@ struct TrainStage: Stage {
                     + (selection.shouldStop ? "; stopped early after \(settings.patience) epoch(s) without progress." : "."))
         }
         var finished = false
-        if warmStart == nil, let pass = settings.finishingPass, let before = selection.bestResult {
+        if let pass = settings.finishingPass, let before = selection.bestResult {
             finished = try finish(&trainer, with: pass, fit: fit, endTimes: Array(data.trainingEndTimes.prefix(fit.count)),
                                   validation: validation, before: before, epoch: kept, in: context)
         }
@@ -162,9 +162,10 @@ struct TrainStage: Stage {
             finished: finished))
     }
 
-    /// The finishing pass of a retrain (`FinishingPass`): one more pass over the fit period's last
-    /// days, kept only when validation reads it better than the chosen epoch. It starts from the
-    /// same state on a rerun, so a night killed during it ends with the same model.
+    /// The finishing pass (`FinishingPass`): one more pass over the fit period's last days, kept
+    /// only when validation reads it better than the chosen epoch (a fine-tune's epoch 0 is the
+    /// champion). It starts from the same state on a rerun, so a night killed during it ends with
+    /// the same model.
     private func finish(
         _ trainer: inout Trainer, with pass: FinishingPass, fit: [Session], endTimes: [Int64], validation: PrefixSet,
         before: EvaluationResult, epoch: Int, in context: RunContext
@@ -213,6 +214,6 @@ struct TrainedModel {
     var epochsTrained: Int
     /// The epoch chosen on validation; 0 when a fine-tune kept its base model unchanged.
     var epochsKept: Int
-    /// A retrain's finishing pass was better on validation and is part of the model.
+    /// The finishing pass was better on validation and is part of the model.
     var finished = false
 }
