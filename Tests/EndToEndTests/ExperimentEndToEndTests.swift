@@ -130,7 +130,8 @@ import Testing
     }
 
     /// Bad finishing-pass settings are refused before any data is read, naming the option.
-    @Test(arguments: [("--finish-days", "-1"), ("--finish-learning-rate", "0"), ("--finish-learning-rate", "nan")])
+    @Test(arguments: [("--finish-days", "-1"), ("--finish-learning-rate", "0"), ("--finish-learning-rate", "nan"),
+        ("--finish-order", "backwards"), ("--finish-dropout", "1")])
     func badFinishSettingsAreRefused(option: String, value: String) throws {
         let run = try Harness.run(
             ["experiment", "--clicks", "/nonexistent/clicks.csv", "--test-from", "2016-05-25", option, value], database: nil)

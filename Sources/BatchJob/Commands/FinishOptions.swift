@@ -20,9 +20,26 @@ struct FinishOptions: ParsableArguments {
         help: "A further pass over the same sessions at this rate (repeatable; none by default).")
     var furtherLearningRates: [Float] = []
 
+    @Flag(
+        name: .customLong("finish-recount-popularity"),
+        help: "Recount item popularity (the behaviour statistics) on the pass's sessions before it.")
+    var recountsPopularity = false
+
+    @Option(
+        name: .customLong("finish-dropout"),
+        help: "Dropout on H0 during the finishing pass (default: the configuration's).")
+    var dropout: Float?
+
+    @Option(
+        name: .customLong("finish-order"),
+        help: "Order of the finishing pass: day-by-day (oldest day first, shuffled within each day, ending on the most recent) or shuffled.")
+    var order = FinishOrder.dayByDay
+
     /// The pass asked for; nil when off.
     var pass: FinishingPass? {
-        days > 0 ? FinishingPass(days: days, learningRate: learningRate, furtherLearningRates: furtherLearningRates) : nil
+        days > 0 ? FinishingPass(
+            days: days, learningRate: learningRate, furtherLearningRates: furtherLearningRates,
+            recountsPopularity: recountsPopularity, dropout: dropout, inTimeOrder: order.inTimeOrder) : nil
     }
 
     func validate() throws {
@@ -31,6 +48,9 @@ struct FinishOptions: ParsableArguments {
         }
         guard learningRate > 0, learningRate.isFinite, learningRate <= 1 else {
             throw ValidationError("--finish-learning-rate must be above 0 and at most 1, e.g. 3e-4 (got \(learningRate)).")
+        }
+        if let dropout, !(dropout >= 0 && dropout < 1) {
+            throw ValidationError("--finish-dropout must be at least 0 and below 1, e.g. 0 (got \(dropout)).")
         }
         for rate in furtherLearningRates where !(rate > 0 && rate <= 1) {
             throw ValidationError("--finish-then-learning-rate must be above 0 and at most 1, e.g. 1e-4 (got \(rate)).")

@@ -115,6 +115,9 @@ extension SettingKey {
         summary: "training ends with one pass over the last N days' sessions, kept if better on validation (0: off)")
     static let finishLearningRate = SettingKey(key: "training.finish_learning_rate", variable: "DANSER_FINISH_LEARNING_RATE",
         flag: "--finish-learning-rate", builtIn: "0.0003", kind: .number, summary: "learning rate of the finishing pass")
+    static let finishOrder = SettingKey(key: "training.finish_order", variable: "DANSER_FINISH_ORDER", flag: "--finish-order",
+        builtIn: FinishOrder.dayByDay.rawValue, kind: .choice(FinishOrder.allCases.map(\.rawValue)),
+        summary: "the finishing pass's order: day-by-day (ending on the last day) or shuffled")
     static let evaluationDays = SettingKey(key: "training.evaluation_days", variable: "DANSER_EVALUATION_DAYS", flag: "--evaluation-days",
         builtIn: "1", kind: .integer, summary: "days before as-of held out for evaluation")
     static let minItemClicks = SettingKey(key: "training.min_item_clicks", variable: "DANSER_MIN_ITEM_CLICKS", flag: "--min-item-clicks",
@@ -155,7 +158,7 @@ extension SettingKey {
         minSessions, minRows, maxDayDrop, maxFallbackShare, allowEmptyDay,
         retryAttempts, retryDelay, retryMaxDelay,
         keepDays, keepModels,
-        mode, retrainEveryDays, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, finetuneRateScale, finetuneDecayEpochs, finetuneKeep, finishDays, finishLearningRate, evaluationDays,
+        mode, retrainEveryDays, preset, epochs, finetuneEpochs, validationFraction, validationDays, patience, finetuneWindowDays, finetuneRateScale, finetuneDecayEpochs, finetuneKeep, finishDays, finishLearningRate, finishOrder, evaluationDays,
         minItemClicks, tolerance, seed, sampledSoftmaxAbove, sampledNegatives, maxTrainingSessions, maxEvaluationSessions, historyDays,
         contenders, knnMargin,
         maxAge,

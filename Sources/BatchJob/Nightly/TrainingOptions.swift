@@ -45,6 +45,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Learning rate of that finishing pass.")
     var finishLearningRate = Settings.current.value(.finishLearningRate, or: Double(FinishingPass.defaultLearningRate))
 
+    @Option(help: "Order of that pass: day-by-day (oldest day first, shuffled within each day, ending on the most recent) or shuffled.")
+    var finishOrder = Settings.current.value(.finishOrder, or: FinishOrder.dayByDay)
+
     @Option(help: "Days before --as-of held out for evaluation.")
     var evaluationDays = Settings.current.value(.evaluationDays, or: 1)
 
@@ -133,7 +136,8 @@ struct TrainingOptions: ParsableArguments {
         settings.finetuneRateScale = Float(finetuneRateScale)
         settings.finetuneDecayEpochs = finetuneDecayEpochs
         settings.finetuneKeep = finetuneKeep
-        settings.finishingPass = finishDays > 0 ? FinishingPass(days: finishDays, learningRate: Float(finishLearningRate)) : nil
+        settings.finishingPass = finishDays > 0 ? FinishingPass(
+            days: finishDays, learningRate: Float(finishLearningRate), inTimeOrder: finishOrder.inTimeOrder) : nil
         settings.evaluationDays = evaluationDays
         settings.minItemClicks = minItemClicks
         settings.tolerance = tolerance

@@ -18,7 +18,7 @@ extension Trainer {
         // A fresh stream per optimizer step: dropout masks and uniform negatives never repeat.
         var random = RandomSource(seed: seed, stream: 4, epoch: optimizer.step)
         let mask = DANSeRObjective.dropoutMask(
-            nodes: batch.nodeCount, hidden: configuration.hiddenSize, rate: configuration.dropout, random: &random)
+            nodes: batch.nodeCount, hidden: configuration.hiddenSize, rate: dropoutOverride ?? configuration.dropout, random: &random)
         let objective = DANSeRObjective(
             network: network, configuration: configuration, threads: threads,
             negativeWeight: configuration.negativeLossWeight(atEpoch: epochProgress))

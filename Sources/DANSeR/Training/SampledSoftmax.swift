@@ -373,7 +373,7 @@ extension Trainer {
         // The same dropout stream as the full step; the candidates' draws have their own.
         var random = RandomSource(seed: seed, stream: 4, epoch: optimizer.step)
         let mask = DANSeRObjective.dropoutMask(
-            nodes: batch.nodeCount, hidden: configuration.hiddenSize, rate: configuration.dropout, random: &random)
+            nodes: batch.nodeCount, hidden: configuration.hiddenSize, rate: dropoutOverride ?? configuration.dropout, random: &random)
         var draws = RandomSource(seed: seed, stream: 5, epoch: optimizer.step)
         let candidates = SampledCandidates(
             targets: batch.targets, proposal: proposal, draws: sampling.negatives, random: &draws)

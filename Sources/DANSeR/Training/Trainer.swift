@@ -37,6 +37,9 @@ public struct Trainer: Sendable {
     /// The sampled softmax (`SampledSoftmax`) instead of the full one; nil (the default): every
     /// item is scored for every prefix. Not stored with a checkpoint: set it after restoring.
     public var sampling: SampledSoftmax?
+    /// Dropout on H0 for the steps that follow instead of the configuration's (nil: the
+    /// configuration's). Not stored with a checkpoint.
+    public var dropoutOverride: Float?
     /// The sampled softmax's proposal for the epoch being trained.
     var proposal: CandidateProposal?
 
@@ -83,10 +86,12 @@ public struct Trainer: Sendable {
 
     /// Trains one epoch on `examples`. On a non-finite loss it throws naming the epoch and
     /// batch; the weights are then unusable and the caller keeps its last checkpoint.
-    /// `learningRate` replaces the schedule's rate for this epoch. The behaviour statistics are
-    /// counted once, on the first epoch's examples: later passes over fewer sessions keep them.
+    /// `learningRate` replaces the schedule's rate for this epoch, `order` the seeded shuffle. The
+    /// behaviour statistics are counted once, on the first epoch's examples: later passes over
+    /// fewer sessions keep them.
     public mutating func trainEpoch(
-        on examples: PrefixSet, learningRate fixedRate: Float? = nil, progress: (Progress) -> Bool = { _ in true }
+        on examples: PrefixSet, learningRate fixedRate: Float? = nil, order explicitOrder: [Int]? = nil,
+        progress: (Progress) -> Bool = { _ in true }
     ) throws(DANSeRError) -> EpochSummary {
         let epoch = completedEpochs
         let c = model.configuration
@@ -104,7 +109,8 @@ public struct Trainer: Sendable {
             proposal = CandidateProposal(examples: examples, itemCount: model.itemCount, exponent: sampling.exponent)
         }
         let rate = fixedRate ?? learningRate(epoch: epoch)
-        let order = order(epoch: epoch, count: examples.count)
+        let order = explicitOrder ?? order(epoch: epoch, count: examples.count)
+        precondition(order.count == examples.count, "an order lists every example once")
         let batchCount = (order.count + c.batchSize - 1) / c.batchSize
         var lossSum = 0.0
         var seen = 0

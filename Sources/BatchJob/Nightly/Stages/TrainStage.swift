@@ -196,7 +196,7 @@ struct TrainStage: Stage {
             "\(epochs)", "\(settings.seed)", "\(settings.evaluationDays)", "\(settings.minItemClicks)", "\(settings.fineTuneDays)",
             "\(settings.finetuneRateScale)", "\(settings.finetuneDecayEpochs)", "\(data.split.itemCount)", "\(data.training.count)", "base \(data.base.map { String($0.version) } ?? "none")",
             "\(settings.validationWindow)", "\(settings.patience)",
-            settings.finishingPass.map { "finish \($0.days) \($0.learningRate)" } ?? "no finish",
+            settings.finishingPass.map { "finish \($0.days) \($0.learningRate)" + ($0.inTimeOrder ? " day by day" : "") } ?? "no finish",
         ] + (settings.finetuneKeep == 1 ? [] : ["keep \(settings.finetuneKeep)"])
             + (SampledSoftmax.forCatalogue(itemCount: data.split.itemCount, threshold: settings.sampledSoftmaxAbove, negatives: settings.sampledNegatives)
             .map { ["sampled \($0.negatives)"] } ?? [])
