@@ -47,7 +47,7 @@ struct FinishOptions: ParsableArguments {
             throw ValidationError("--finish-days must be 0 (off) or a number of days, e.g. 30 (got \(days)).")
         }
         guard learningRate > 0, learningRate.isFinite, learningRate <= 1 else {
-            throw ValidationError("--finish-learning-rate must be above 0 and at most 1, e.g. 3e-4 (got \(learningRate)).")
+            throw ValidationError("--finish-learning-rate must be above 0 and at most 1, e.g. 5e-4 (got \(learningRate)).")
         }
         if let dropout, !(dropout >= 0 && dropout < 1) {
             throw ValidationError("--finish-dropout must be at least 0 and below 1, e.g. 0 (got \(dropout)).")

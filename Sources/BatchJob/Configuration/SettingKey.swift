@@ -114,7 +114,7 @@ extension SettingKey {
         builtIn: "\(FinishingPass.defaultDays)", kind: .integer,
         summary: "training ends with one pass over the last N days' sessions, kept if better on validation (0: off)")
     static let finishLearningRate = SettingKey(key: "training.finish_learning_rate", variable: "DANSER_FINISH_LEARNING_RATE",
-        flag: "--finish-learning-rate", builtIn: "0.0003", kind: .number, summary: "learning rate of the finishing pass")
+        flag: "--finish-learning-rate", builtIn: "0.0005", kind: .number, summary: "learning rate of the finishing pass")
     static let finishOrder = SettingKey(key: "training.finish_order", variable: "DANSER_FINISH_ORDER", flag: "--finish-order",
         builtIn: FinishOrder.dayByDay.rawValue, kind: .choice(FinishOrder.allCases.map(\.rawValue)),
         summary: "the finishing pass's order: day-by-day (ending on the last day) or shuffled")

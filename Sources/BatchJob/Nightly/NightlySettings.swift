@@ -30,7 +30,7 @@ struct NightlySettings: Sendable {
     /// reads (`fineTuneDays`).
     var finetuneWindowDays: Int? = nil
     /// Training (a retrain or a fine-tune) ends with this pass over its most recent sessions, kept only when it is better
-    /// on validation (default: the last 30 days at 3e-4; nil: off). See `FinishingPass`.
+    /// on validation (default: the last 30 days at 5e-4, day by day; nil: off). See `FinishingPass`.
     var finishingPass: FinishingPass? = FinishingPass()
     var seed: UInt64 = 1
     var threads = 2

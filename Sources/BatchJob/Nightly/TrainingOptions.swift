@@ -95,7 +95,7 @@ struct TrainingOptions: ParsableArguments {
             throw ValidationError("--finish-days must be 0 (off) or a number of days, e.g. 30 (got \(finishDays)).")
         }
         guard finishLearningRate > 0, finishLearningRate <= 1 else {
-            throw ValidationError("--finish-learning-rate must be above 0 and at most 1, e.g. 3e-4 (got \(finishLearningRate)).")
+            throw ValidationError("--finish-learning-rate must be above 0 and at most 1, e.g. 5e-4 (got \(finishLearningRate)).")
         }
         guard (1...1_000_000).contains(minItemClicks) else { throw ValidationError("--min-item-clicks must be at least 1.") }
         guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be zero or more.") }

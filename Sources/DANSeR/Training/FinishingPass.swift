@@ -22,7 +22,7 @@ public struct FinishingPass: Sendable, Hashable {
     public var inTimeOrder: Bool
 
     public static let defaultDays = 30
-    public static let defaultLearningRate: Float = 3e-4
+    public static let defaultLearningRate: Float = 5e-4
 
     public init(
         days: Int = Self.defaultDays, learningRate: Float = Self.defaultLearningRate, furtherLearningRates: [Float] = [],
@@ -85,7 +85,7 @@ public struct FinishingPass: Sendable, Hashable {
             sessions: examples.sessions.count, prefixes: examples.count, meanLoss: loss, seconds: Date().timeIntervalSince(started))
     }
 
-    /// "one pass over the last 30 day(s) (38643 sessions, 152861 prefixes) at lr 3.0e-04, day by day".
+    /// "one pass over the last 30 day(s) (38643 sessions, 152861 prefixes) at lr 5.0e-04, day by day".
     public func describe(_ summary: Summary) -> String {
         let rates = ([learningRate] + furtherLearningRates).map { String(format: "%.1e", $0) }
         return (rates.count == 1 ? "one pass" : "\(rates.count) passes")
