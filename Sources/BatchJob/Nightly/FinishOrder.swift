@@ -1,4 +1,5 @@
 import ArgumentParser
+import DANSeR
 
 /// The order of the finishing pass's sessions (`FinishingPass.inTimeOrder`): day by day, oldest
 /// first and shuffled within each day, so the pass ends on the most recent day; or one shuffle
@@ -6,6 +7,8 @@ import ArgumentParser
 enum FinishOrder: String, ExpressibleByArgument, CaseIterable {
     case dayByDay = "day-by-day"
     case shuffled
+
+    init(of pass: FinishingPass) { self = pass.inTimeOrder ? .dayByDay : .shuffled }
 
     var inTimeOrder: Bool { self == .dayByDay }
 }

@@ -48,8 +48,13 @@ public struct FinishingPass: Sendable, Hashable {
     /// within `days` whole days of the last one: the rule `ValidationWindow.days` counts by.
     public func recent(_ sessions: [Session], endTimes: [Int64]) -> [Session] {
         precondition(sessions.count == endTimes.count, "one end time per session")
+        return Array(sessions[firstRecent(endTimes)...])
+    }
+
+    /// The index of the first session `recent` keeps.
+    private func firstRecent(_ endTimes: [Int64]) -> Int {
         let from = (endTimes.max() ?? 0) - Int64(days) * 86_400_000_000
-        return Array(sessions[(endTimes.firstIndex { $0 > from } ?? sessions.count)...])
+        return endTimes.firstIndex { $0 > from } ?? endTimes.count
     }
 
     /// The examples' shuffle (`shuffled`, a permutation) regrouped by the day their session ends,
@@ -64,9 +69,10 @@ public struct FinishingPass: Sendable, Hashable {
     public func run(
         _ trainer: inout Trainer, sessions: [Session], endTimes: [Int64], progress: (Trainer.Progress) -> Bool = { _ in true }
     ) throws(DANSeRError) -> Summary {
-        let passed = recent(sessions, endTimes: endTimes)
-        let examples = PrefixSet(sessions: passed)
-        let passedEnds = Array(endTimes.suffix(passed.count))
+        precondition(sessions.count == endTimes.count, "one end time per session")
+        let first = firstRecent(endTimes)
+        let examples = PrefixSet(sessions: Array(sessions[first...]))
+        let passedEnds = Array(endTimes[first...])
         let started = Date()
         if recountsPopularity {
             try trainer.model.setBehaviourStatistics(BehaviourStatistics(training: examples.sessions, itemCount: trainer.model.itemCount))

@@ -77,7 +77,7 @@ struct PublishFeaturesStage: Stage {
             // The finishing pass: its days (0: off) and rate, and whether validation kept it.
             "finish_days": settings.finishingPass?.days ?? 0,
             "finish_learning_rate": settings.finishingPass.map { Double($0.learningRate) as Any } ?? NSNull(),
-            "finish_order": settings.finishingPass.map { ($0.inTimeOrder ? FinishOrder.dayByDay : .shuffled).rawValue as Any } ?? NSNull(),
+            "finish_order": settings.finishingPass.map { FinishOrder(of: $0).rawValue as Any } ?? NSNull(),
             "finished": trained.finished,
             "source": [
                 "table": settings.source.table, "session_column": settings.source.sessionColumn,
